@@ -1,0 +1,302 @@
+"""The data model: samples, candidates, and the long annotation table.
+
+Pure core: no I/O. A *sample* is a scenario (``id``, ``category``, ``prompt``, free ``metadata``)
+with two or more drafted ``candidates``. Ids are stable: when the input gives none they are
+derived from the content, so re-reading the same file gives the same ids.
+
+Examples
+--------
+>>> s = sample_from_dict({
+...     "category": "customer_complaint",
+...     "prompt": "Your update deleted my invoices. I want a refund NOW.",
+...     "candidates": [{"text": "I'm so sorry, it's all our fault."},
+...                    {"text": "I understand how disruptive this is. Here is what I can do."}],
+... })
+>>> s.id
+'s-3bc5f6a9cf54'
+>>> [c.id for c in s.candidates]
+['c-9f5ea8d765', 'c-b17e12cb0a']
+>>> s.prompt_text()
+'Your update deleted my invoices. I want a refund NOW.'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+ROLES = ("system", "user", "assistant")
+
+#: Columns of the long annotation table, one row per (item, candidate, question, annotator).
+ANNOTATION_COLUMNS = (
+    "item_id",
+    "candidate_id",
+    "question",
+    "annotator",
+    "value",
+    "status",
+    "platform",
+    "submitted_at",
+)
+#: Statuses a row can have. Only ``submitted`` rows count for agreement and export.
+STATUSES = ("submitted", "draft", "discarded", "skipped")
+#: The annotator name given to LLM-judge rows: they are compared with humans, never vote.
+JUDGE_PREFIX = "judge:"
+
+_SAMPLE_KEYS = {"id", "category", "prompt", "metadata", "candidates", "judge", "judge_model"}
+_CANDIDATE_KEYS = {"id", "text", "model", "persona", "arc", "judge", "judge_model", "params"}
+
+
+class SampleError(ValueError):
+    """A problem with one field of one sample; ``field`` is a dotted path like ``candidates[1].text``."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+
+@dataclass(frozen=True)
+class Message:
+    """One chat message of a prompt."""
+
+    role: str
+    content: str
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One drafted reply to a scenario."""
+
+    id: str
+    text: str
+    model: str | None = None
+    persona: str | None = None
+    arc: str | None = None
+    judge: Mapping[str, Any] | None = None
+    judge_model: str | None = None
+    params: Mapping[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form, leaving out fields that are not set."""
+        out: dict[str, Any] = {"id": self.id, "text": self.text}
+        for key in ("model", "persona", "arc", "judge", "judge_model", "params"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = dict(value) if isinstance(value, Mapping) else value
+        return out
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A scenario with its drafted candidates."""
+
+    id: str
+    category: str
+    prompt: str | tuple[Message, ...]
+    candidates: tuple[Candidate, ...]
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    judge: Mapping[str, Any] | None = None
+    judge_model: str | None = None
+
+    def messages(self) -> list[dict[str, str]]:
+        """Return the prompt as chat messages (a string prompt becomes one user turn)."""
+        if isinstance(self.prompt, str):
+            return [{"role": "user", "content": self.prompt}]
+        return [{"role": m.role, "content": m.content} for m in self.prompt]
+
+    def prompt_text(self) -> str:
+        """Return the prompt as plain text (the last user turn for a chat prompt)."""
+        if isinstance(self.prompt, str):
+            return self.prompt
+        users = [m.content for m in self.prompt if m.role == "user"]
+        return users[-1] if users else self.prompt[-1].content
+
+    def candidate(self, candidate_id: str) -> Candidate:
+        """Return the candidate with this id (``KeyError`` when there is none)."""
+        for cand in self.candidates:
+            if cand.id == candidate_id:
+                return cand
+        raise KeyError(candidate_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form (the sample file format)."""
+        out: dict[str, Any] = {
+            "id": self.id,
+            "category": self.category,
+            "prompt": self.prompt if isinstance(self.prompt, str) else self.messages(),
+        }
+        if self.metadata:
+            out["metadata"] = dict(self.metadata)
+        out["candidates"] = [c.to_dict() for c in self.candidates]
+        if self.judge is not None:
+            out["judge"] = dict(self.judge)
+        if self.judge_model is not None:
+            out["judge_model"] = self.judge_model
+        return out
+
+
+def content_hash(value: Any, length: int = 12) -> str:
+    """Return a short, stable hex digest of a JSON-able value.
+
+    >>> content_hash({"b": 1, "a": [1, 2]}) == content_hash({"a": [1, 2], "b": 1})
+    True
+    """
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:length]
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _opt_str(obj: Mapping[str, Any], key: str, path: str) -> str | None:
+    value = obj.get(key)
+    if _is_blank(value):
+        return None
+    if not isinstance(value, str):
+        raise SampleError(f"{path}{key}", f"must be a string, got {type(value).__name__}")
+    return value
+
+
+def _opt_mapping(obj: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any] | None:
+    value = obj.get(key)
+    if _is_blank(value):
+        return None
+    if not isinstance(value, Mapping):
+        raise SampleError(f"{path}{key}", f"must be an object, got {type(value).__name__}")
+    return dict(value)
+
+
+def _parse_prompt(value: Any) -> str | tuple[Message, ...]:
+    if _is_blank(value):
+        raise SampleError("prompt", "is missing")
+    if isinstance(value, str):
+        if not value.strip():
+            raise SampleError("prompt", "is empty")
+        return value
+    if not isinstance(value, Sequence) or isinstance(value, bytes):
+        raise SampleError(
+            "prompt", f"must be a string or a list of messages, got {type(value).__name__}"
+        )
+    if not value:
+        raise SampleError("prompt", "is an empty list of messages")
+    messages = []
+    for i, msg in enumerate(value):
+        where = f"prompt[{i}]"
+        if not isinstance(msg, Mapping):
+            raise SampleError(where, f"must be an object with role and content, got {type(msg).__name__}")
+        role, content = msg.get("role"), msg.get("content")
+        if role not in ROLES:
+            raise SampleError(f"{where}.role", f"must be one of {', '.join(ROLES)}, got {role!r}")
+        if not isinstance(content, str):
+            raise SampleError(f"{where}.content", "must be a string")
+        messages.append(Message(role=role, content=content))
+    if not any(m.role == "user" for m in messages):
+        raise SampleError("prompt", "has no user message")
+    return tuple(messages)
+
+
+def _parse_candidate(value: Any, index: int) -> Candidate:
+    path = f"candidates[{index}]."
+    if not isinstance(value, Mapping):
+        raise SampleError(f"candidates[{index}]", f"must be an object, got {type(value).__name__}")
+    unknown = sorted(set(value) - _CANDIDATE_KEYS)
+    if unknown:
+        raise SampleError(f"{path}{unknown[0]}", "is not a known candidate field")
+    text = value.get("text")
+    if _is_blank(text):
+        raise SampleError(f"{path}text", "is missing")
+    if not isinstance(text, str):
+        raise SampleError(f"{path}text", f"must be a string, got {type(text).__name__}")
+    if not text.strip():
+        raise SampleError(f"{path}text", "is empty")
+    cid = value.get("id")
+    if _is_blank(cid):
+        cid = "c-" + content_hash(text, 10)
+    elif isinstance(cid, int) and not isinstance(cid, bool):
+        cid = str(cid)
+    elif not isinstance(cid, str) or not cid.strip():
+        raise SampleError(f"{path}id", "must be a non-empty string")
+    return Candidate(
+        id=cid,
+        text=text,
+        model=_opt_str(value, "model", path),
+        persona=_opt_str(value, "persona", path),
+        arc=_opt_str(value, "arc", path),
+        judge=_opt_mapping(value, "judge", path),
+        judge_model=_opt_str(value, "judge_model", path),
+        params=_opt_mapping(value, "params", path),
+    )
+
+
+def sample_from_dict(obj: Any) -> Sample:
+    """Build a :class:`Sample` from its JSON form, raising :class:`SampleError` on the first problem.
+
+    >>> sample_from_dict({"prompt": "hi", "candidates": [{"text": "a"}]})
+    Traceback (most recent call last):
+    ...
+    brun_label.model.SampleError: candidates: needs at least 2 candidates, got 1
+    """
+    if not isinstance(obj, Mapping):
+        raise SampleError("(sample)", f"must be a JSON object, got {type(obj).__name__}")
+    unknown = sorted(set(obj) - _SAMPLE_KEYS)
+    if unknown:
+        raise SampleError(unknown[0], "is not a known sample field")
+    prompt = _parse_prompt(obj.get("prompt"))
+    category = obj.get("category")
+    if _is_blank(category):
+        category = "default"
+    if not isinstance(category, str) or not category.strip():
+        raise SampleError("category", "must be a non-empty string")
+    metadata = _opt_mapping(obj, "metadata", "") or {}
+    raw = obj.get("candidates")
+    if _is_blank(raw):
+        raise SampleError("candidates", "is missing")
+    if not isinstance(raw, Sequence) or isinstance(raw, str | bytes):
+        raise SampleError("candidates", f"must be a list, got {type(raw).__name__}")
+    if len(raw) < 2:
+        raise SampleError("candidates", f"needs at least 2 candidates, got {len(raw)}")
+    candidates = tuple(_parse_candidate(c, i) for i, c in enumerate(raw))
+    seen: dict[str, int] = {}
+    for i, cand in enumerate(candidates):
+        if cand.id in seen:
+            raise SampleError(
+                f"candidates[{i}].id", f"duplicate candidate id {cand.id!r} (also candidates[{seen[cand.id]}])"
+            )
+        seen[cand.id] = i
+    sid = obj.get("id")
+    if _is_blank(sid):
+        prompt_json: Any = prompt if isinstance(prompt, str) else [m.__dict__ for m in prompt]
+        sid = "s-" + content_hash({"category": category, "prompt": prompt_json})
+    elif isinstance(sid, int) and not isinstance(sid, bool):
+        sid = str(sid)
+    elif not isinstance(sid, str) or not sid.strip():
+        raise SampleError("id", "must be a non-empty string")
+    return Sample(
+        id=sid,
+        category=category,
+        prompt=prompt,
+        candidates=candidates,
+        metadata=metadata,
+        judge=_opt_mapping(obj, "judge", ""),
+        judge_model=_opt_str(obj, "judge_model", ""),
+    )
+
+
+def candidate_label(index: int) -> str:
+    """Return the letter annotators see for the candidate in this position (0 → ``A``).
+
+    >>> [candidate_label(i) for i in range(3)], candidate_label(27)
+    (['A', 'B', 'C'], 'AB')
+    """
+    label = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        label = chr(65 + rem) + label
+    return label

@@ -1,0 +1,1 @@
+"""brun-label exporters."""
