@@ -1,0 +1,170 @@
+"""How a sample is laid out for annotators, and how their answers map back to the rubric.
+
+Pure core, shared by every backend so that Label Studio and Argilla produce the same table:
+
+* :func:`candidate_order` shuffles the candidates per sample (seeded by the sample id, so a
+  re-push shows the same order) and the order is stored with the task, so position bias can be
+  measured later;
+* :func:`task_fields` gives the text fields (``prompt``, ``category``, ``candidate_a``…);
+* :func:`decode_answer` turns one platform answer (a slot name like ``tone_zone_b`` and the raw
+  value the platform stored) into table rows keyed by candidate id and question name, checking the
+  value against the rubric (platforms store unknown choices without complaint).
+
+Examples
+--------
+>>> from brun_label.model import sample_from_dict
+>>> from brun_label.rubrics import load_rubric
+>>> s = sample_from_dict({"id": "s1", "prompt": "You ruined my wedding!",
+...     "candidates": [{"id": "c1", "text": "So sorry!"}, {"id": "c2", "text": "I hear you."}]})
+>>> sorted(candidate_order(s, seed=0)), candidate_order(s, seed=0) == candidate_order(s, seed=0)
+(['c1', 'c2'], True)
+>>> order = ["c2", "c1"]  # as shown: A is c2, B is c1
+>>> r = load_rubric("de-escalation")
+>>> decode_answer(r, "tone_zone_a", "-2", order)
+[('c2', 'tone_zone', -2)]
+>>> decode_answer(r, "preference", "b", order)
+[('', 'preference', 'c1')]
+>>> decode_answer(r, "liability_flags_b", ["admits_fault"], order)
+[('c1', 'liability_flags', ['admits_fault'])]
+>>> decode_answer(r, "tone_zone_a", "7", order)
+Traceback (most recent call last):
+...
+brun_label.layout.AnswerError: tone_zone_a: '7' is not an option of tone_zone
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Sequence
+from typing import Any
+
+from brun_label.model import Sample, candidate_label
+from brun_label.rubric import BOTH_BAD, TIE, Question, Rubric, split_slot_name
+
+#: Keys brun-label adds to each task / record besides the visible fields.
+SAMPLE_ID_KEY = "brun_sample_id"
+ORDER_KEY = "brun_order"
+RUBRIC_KEY = "brun_rubric"
+
+
+class AnswerError(ValueError):
+    """A platform answer does not fit the rubric (unknown question, option or position)."""
+
+
+def candidate_order(sample: Sample, *, seed: int = 0) -> list[str]:
+    """Return the candidate ids in the order annotators see them (stable per sample and seed)."""
+    ids = [c.id for c in sample.candidates]
+    digest = hashlib.sha256(f"{seed}:{sample.id}".encode()).digest()
+    random.Random(int.from_bytes(digest[:8], "big")).shuffle(ids)
+    return ids
+
+
+def prompt_display(sample: Sample) -> str:
+    """Return the prompt as text for display (chat turns as ``Role: content`` paragraphs)."""
+    if isinstance(sample.prompt, str):
+        return sample.prompt
+    return "\n\n".join(f"{m.role.capitalize()}: {m.content}" for m in sample.prompt)
+
+
+def task_fields(sample: Sample, order: Sequence[str], n_slots: int) -> dict[str, str]:
+    """Return the visible text fields: ``prompt``, ``category`` and one per candidate slot.
+
+    Slots beyond the sample's own candidates are empty strings.
+    """
+    if len(order) > n_slots:
+        raise ValueError(f"sample {sample.id} has {len(order)} candidates but only {n_slots} slots")
+    out = {"prompt": prompt_display(sample), "category": sample.category}
+    for i in range(n_slots):
+        key = f"candidate_{candidate_label(i).lower()}"
+        out[key] = sample.candidate(order[i]).text if i < len(order) else ""
+    return out
+
+
+def _position_to_id(order: Sequence[str], letter: str, slot: str) -> str:
+    pos = 0
+    for ch in letter.upper():
+        if not ch.isalpha():
+            raise AnswerError(f"{slot}: {letter!r} is not a candidate position")
+        pos = pos * 26 + (ord(ch) - 64)
+    pos -= 1
+    if not 0 <= pos < len(order):
+        raise AnswerError(f"{slot}: position {letter!r} is beyond the {len(order)} candidates")
+    return order[pos]
+
+
+def _decode_value(q: Question, raw: Any, slot: str, order: Sequence[str]) -> Any:
+    if q.type == "text":
+        if isinstance(raw, list):
+            raw = "\n".join(str(x) for x in raw)
+        if not isinstance(raw, str):
+            raise AnswerError(f"{slot}: expected text, got {raw!r}")
+        return raw
+    if q.type == "flags":
+        items = raw if isinstance(raw, list | tuple) else [raw]
+        allowed = {str(v) for v in q.values()}
+        out = []
+        for item in items:
+            if str(item) not in allowed:
+                raise AnswerError(f"{slot}: {item!r} is not an option of {q.name}")
+            out.append(str(item))
+        return sorted(set(out))
+    if isinstance(raw, list):
+        if len(raw) != 1:
+            raise AnswerError(f"{slot}: expected one answer, got {len(raw)}")
+        raw = raw[0]
+    if q.type == "preference":
+        value = str(raw).strip().lower()
+        if value in (TIE, BOTH_BAD):
+            return value
+        return _position_to_id(order, value, slot)
+    if q.type in ("scale", "rating"):
+        try:
+            number = int(str(raw).strip())
+        except ValueError:
+            raise AnswerError(f"{slot}: {raw!r} is not an option of {q.name}") from None
+        if number not in q.values():
+            raise AnswerError(f"{slot}: {raw!r} is not an option of {q.name}")
+        return number
+    value = str(raw)
+    if value not in q.values():
+        raise AnswerError(f"{slot}: {raw!r} is not an option of {q.name}")
+    return value
+
+
+def decode_answer(
+    rubric: Rubric, slot: str, raw: Any, order: Sequence[str]
+) -> list[tuple[str, str, Any]]:
+    """Map one platform answer to ``[(candidate_id, question, value)]`` (``candidate_id`` ``""`` for item questions).
+
+    Answers for slots beyond the sample's candidates are ignored (an empty list).
+    """
+    try:
+        question_name, position = split_slot_name(rubric, slot)
+    except KeyError:
+        raise AnswerError(f"{slot}: not a question of rubric {rubric.name}") from None
+    q = rubric.question(question_name)
+    if position is None:
+        return [("", q.name, _decode_value(q, raw, slot, order))]
+    if position >= len(order):
+        return []
+    return [(order[position], q.name, _decode_value(q, raw, slot, order))]
+
+
+def encode_answer(question: Question, value: Any, order: Sequence[str]) -> Any:
+    """Invert :func:`decode_answer`'s value mapping: the value a platform stores (as text).
+
+    >>> from brun_label.rubrics import load_rubric
+    >>> q = load_rubric("de-escalation").question("preference")
+    >>> encode_answer(q, "c1", ["c2", "c1"]), encode_answer(q, "tie", ["c2", "c1"])
+    ('b', 'tie')
+    """
+    if question.type == "preference":
+        if value in (TIE, BOTH_BAD):
+            return value
+        return candidate_label(list(order).index(value)).lower()
+    if question.type == "flags":
+        return [str(v) for v in value]
+    if question.type == "text":
+        return str(value)
+    return str(value)

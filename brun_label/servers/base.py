@@ -1,0 +1,130 @@
+"""Local servers for users and tests: each in its own virtual environment, on 127.0.0.1.
+
+Label Studio and argilla-server pin dependencies that cannot live beside the tool's own (see
+``shared/SERVERS.md``), so each gets a virtual environment under :func:`home` created on first use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from brun_label.errors import BackendError
+
+
+def home() -> Path:
+    """Return brun-label's state directory (``$BRUN_LABEL_HOME``, default ``~/.cache/brun-label``)."""
+    base = os.environ.get("BRUN_LABEL_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "brun-label"
+    )
+    path = Path(base)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@dataclass
+class ServerInfo:
+    """A running local server: where it is and how to log in."""
+
+    name: str
+    url: str
+    username: str
+    password: str
+    api_key: str
+    pid: int
+    data_dir: str
+    log_file: str
+    env: dict[str, str] = field(default_factory=dict)
+    """Environment variables a user exports to talk to it (the SDKs' own names)."""
+
+    def save(self, path: Path) -> None:
+        """Write this record as JSON (mode 0600: it holds a key)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2))
+        tmp.chmod(0o600)
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> ServerInfo | None:
+        """Read a record written by :meth:`save` (None when absent or unreadable)."""
+        try:
+            return cls(**json.loads(path.read_text()))
+        except (OSError, ValueError, TypeError):
+            return None
+
+
+def ensure_venv(name: str, requirements: list[str], *, log: bool = True) -> Path:
+    """Create (once) a virtual environment ``home()/venvs/name`` with ``requirements``; return its python.
+
+    A marker file records the requirements, so a change of pins rebuilds the environment.
+    """
+    venv = home() / "venvs" / name
+    python = venv / "bin" / "python"
+    marker = venv / ".brun-label-requirements"
+    wanted = "\n".join(requirements)
+    if python.exists() and marker.exists() and marker.read_text() == wanted:
+        return python
+    if log:
+        print(f"brun-label: creating the {name} environment in {venv} (first use only)...", file=sys.stderr)
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+    cmd = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *requirements]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["(no output)"]
+        raise BackendError(f"could not install {name} ({' '.join(requirements)}): {tail[0]}")
+    marker.write_text(wanted)
+    return python
+
+
+def free_port(preferred: int | None = None) -> int:
+    """Return ``preferred`` if it is free on 127.0.0.1, else any free port."""
+    candidates = [preferred] if preferred else []
+    for port in [*candidates, 0]:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port or 0))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise BackendError("no free TCP port on 127.0.0.1")
+
+
+def wait_http(url: str, *, timeout: float, ok_codes: tuple[int, ...] = (200,), headers: dict[str, str] | None = None) -> None:
+    """Poll ``url`` until it answers one of ``ok_codes`` or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            req = urllib.request.Request(url, headers=headers or {})
+            with urllib.request.urlopen(req, timeout=5) as resp:
+                if resp.status in ok_codes:
+                    return
+                last = f"HTTP {resp.status}"
+        except urllib.error.HTTPError as exc:
+            if exc.code in ok_codes:
+                return
+            last = f"HTTP {exc.code}"
+        except (urllib.error.URLError, OSError) as exc:
+            last = str(exc)
+        time.sleep(0.25)
+    raise BackendError(f"server at {url} did not become ready in {timeout:.0f} s ({last})")
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
