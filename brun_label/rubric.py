@@ -204,7 +204,7 @@ def _parse_question(raw: Any, index: int) -> Question:
         values = [o.value for o in options]
         if len(set(values)) != len(values):
             raise RubricError(f"{where}.options", "option values must be unique")
-        if qtype == "scale" and values != sorted(values):  # type: ignore[type-var]
+        if qtype == "scale" and values != sorted(values, key=int):
             raise RubricError(f"{where}.options", "scale values must be in increasing order")
     qmin = qmax = None
     if qtype == "rating":

@@ -93,8 +93,11 @@ class Backend(Protocol):
         """Create or reuse the project/dataset and add the samples that are not there yet."""
         ...
 
-    def pull(self, rubric: Rubric, options: PullOptions, progress: ProgressFn | None = None) -> PullResult:
-        """Return every annotator's answers as the long annotation table."""
+    def pull(self, rubric: Rubric | None, options: PullOptions, progress: ProgressFn | None = None) -> PullResult:
+        """Return every annotator's answers as the long annotation table.
+
+        With ``rubric=None`` the backend loads the rubric recorded on the items by ``push``.
+        """
         ...
 
 

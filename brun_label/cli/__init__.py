@@ -27,6 +27,9 @@ _COMMANDS: dict[str, str] = {
     "validate": "brun_label.cli.validate:validate",
     "rubric": "brun_label.cli.rubric:rubric",
     "schema": "brun_label.cli.validate:schema",
+    "serve": "brun_label.cli.serve:serve",
+    "push": "brun_label.cli.push:push",
+    "pull": "brun_label.cli.pull:pull",
 }
 
 
@@ -35,7 +38,7 @@ class CommandError(click.ClickException):
 
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
-        self.exit_code = exit_code
+        self.exit_code = exit_code  # type: ignore[misc]  # click declares it as a class attribute
 
     def show(self, file: Any = None) -> None:
         click.echo(f"Error: {self.format_message()}", err=True)

@@ -6,6 +6,7 @@ Label Studio and argilla-server pin dependencies that cannot live beside the too
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -128,3 +129,76 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+class LocalServer:
+    """A local annotation server managed by brun-label (subclasses: Label Studio, Argilla).
+
+    State lives in ``state_dir`` (default ``home()/servers/<name>``): ``server.json`` (a
+    :class:`ServerInfo`, mode 0600), the data dir and the log. ``start`` is idempotent: when the
+    recorded server is alive and healthy it is returned as is.
+    """
+
+    name = "server"
+    default_port = 8000
+
+    def __init__(self, state_dir: Path | None = None) -> None:
+        self.state_dir = Path(state_dir) if state_dir else home() / "servers" / self.name
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def info_path(self) -> Path:
+        """Where the running server's :class:`ServerInfo` is recorded."""
+        return self.state_dir / "server.json"
+
+    def start(self, *, port: int | None = None) -> ServerInfo:
+        """Start the server (creating its environment on first use) and return how to reach it."""
+        raise NotImplementedError
+
+    def healthy(self, info: ServerInfo) -> bool:
+        """Whether the recorded server answers."""
+        raise NotImplementedError
+
+    def status(self) -> ServerInfo | None:
+        """Return the running server's info, or None when it is not running."""
+        info = ServerInfo.load(self.info_path)
+        if info is None or not pid_alive(info.pid):
+            return None
+        return info if self.healthy(info) else None
+
+    def stop(self) -> bool:
+        """Stop the server (its whole process group); return whether one was running."""
+        import signal
+
+        info = ServerInfo.load(self.info_path)
+        if info is None or not pid_alive(info.pid):
+            return False
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(info.pid, sig)
+            except ProcessLookupError:
+                break
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and pid_alive(info.pid):
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(info.pid, os.WNOHANG)
+                time.sleep(0.1)
+            if not pid_alive(info.pid):
+                break
+        return True
+
+
+#: name -> "module:class" of the local servers `brun-label serve` knows.
+SERVERS = {
+    "label-studio": "brun_label.servers.label_studio:LabelStudioServer",
+    "argilla": "brun_label.servers.argilla:ArgillaServer",
+}
+
+
+def get_server(name: str, state_dir: Path | None = None) -> LocalServer:
+    """Return the :class:`LocalServer` registered under ``name``."""
+    import importlib
+
+    module, cls = SERVERS[name].split(":")
+    server: LocalServer = getattr(importlib.import_module(module), cls)(state_dir)
+    return server

@@ -1,0 +1,70 @@
+"""``brun-label pull``: every annotator's answers back as the long annotation table."""
+
+from __future__ import annotations
+
+import click
+
+from brun_label.backends.base import PullOptions
+from brun_label.cli.connection import PLATFORMS, make_backend, target_options
+from brun_label.cli.output import Progress, echo_json, info
+from brun_label.exporters.tables import write_annotations
+from brun_label.importers.annotations import table_format
+from brun_label.rubrics import load_rubric
+
+
+@click.command()
+@click.option("--from", "platform", type=click.Choice(PLATFORMS), required=True, help="Annotation platform.")
+@target_options
+@click.option("--rubric", "rubric_name", default=None, metavar="NAME|FILE",
+              help="Rubric (default: the one recorded by `brun-label push`).")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Output table: .jsonl, .csv or .parquet (written atomically).")
+@click.option("--no-judge", is_flag=True, help="Leave out LLM-judge predictions/suggestions.")
+@click.option("--strict", is_flag=True, help="Fail (exit 1, no file) if any answer does not fit the rubric.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
+def pull(platform: str, target: str, workspace: str | None, url: str | None, api_key_env: str | None,
+         rubric_name: str | None, output: str, no_judge: bool, strict: bool, as_json: bool) -> None:
+    """Pull all annotations (submitted, draft, skipped/discarded: see the status column).
+
+    Answers are mapped back to sample and candidate ids and to the rubric's question names and
+    values, and checked against the rubric: answers that do not fit are reported, not used.
+
+    \b
+    Example:
+      brun-label pull --from label-studio --project "Crisis replies v1" -o ann.parquet
+      brun-label pull --from argilla --dataset crisis-replies-v1 -o ann.parquet
+    """
+    table_format(output)  # fail on a bad extension before talking to the server
+    rubric = load_rubric(rubric_name) if rubric_name else None
+    backend = make_backend(platform, url, api_key_env)
+    bar = Progress(0, f"pull from {platform}")
+
+    def on_progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done)
+
+    try:
+        result = backend.pull(rubric, PullOptions(target=target, workspace=workspace,
+                                                  include_judge=not no_judge), on_progress)
+    finally:
+        bar.close()
+    for problem in result.invalid:
+        info(f"invalid answer (not used): {problem}")
+    if strict and result.invalid:
+        raise click.ClickException(f"{len(result.invalid)} answer(s) do not fit the rubric; nothing written")
+    write_annotations(result.table, output)
+    table = result.table
+    annotators = sorted(a for a in table["annotator"].unique() if not str(a).startswith("judge:"))
+    summary = {
+        "output": output,
+        "rows": len(table),
+        "items": result.n_items,
+        "annotators": annotators,
+        "by_status": {str(k): int(v) for k, v in table["status"].value_counts().items()},
+        "invalid": len(result.invalid),
+    }
+    if as_json:
+        echo_json(summary)
+    else:
+        click.echo(f"{output}: {summary['rows']} row(s) from {summary['items']} item(s), "
+                   f"{len(annotators)} annotator(s), {summary['invalid']} invalid answer(s)")

@@ -1,0 +1,75 @@
+"""``brun-label push``: put samples into a Label Studio project or an Argilla dataset."""
+
+from __future__ import annotations
+
+import click
+
+from brun_label.backends.base import PushOptions
+from brun_label.cli.connection import PLATFORMS, make_backend, target_options
+from brun_label.cli.output import Progress, echo_json, info
+from brun_label.importers.samples import FORMATS, read_samples
+from brun_label.rubrics import load_rubric
+
+
+@click.command()
+@click.argument("samples_file", metavar="SAMPLES", type=click.Path(dir_okay=False))
+@click.option("--to", "platform", type=click.Choice(PLATFORMS), required=True, help="Annotation platform.")
+@target_options
+@click.option("--rubric", "rubric_name", required=True, metavar="NAME|FILE",
+              help="Rubric pack name (see `brun-label rubric list`) or a rubric file.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="Sample file format.")
+@click.option("--candidates", type=click.IntRange(min=2, max=26), default=None,
+              help="Candidate slots in the config (default: the most any sample has).")
+@click.option("--annotators-per-item", type=click.IntRange(min=1), default=None,
+              help="Argilla: submitted responses needed per record (task distribution).")
+@click.option("--update-config", is_flag=True,
+              help="Replace a different existing config (refused if it would orphan annotations).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the candidate order shown.")
+@click.option("--dry-run", is_flag=True, help="Say what would change, change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def push(samples_file: str, platform: str, target: str, workspace: str | None, url: str | None,
+         api_key_env: str | None, rubric_name: str, fmt: str | None, candidates: int | None,
+         annotators_per_item: int | None, update_config: bool, seed: int, dry_run: bool,
+         as_json: bool) -> None:
+    """Push samples as tasks/records, idempotently: samples already there are not added again.
+
+    Every task carries the sample's stable id and the candidate order shown to annotators
+    (randomised per sample, recorded). LLM-judge scores become predictions (Label Studio) or
+    suggestions (Argilla). An interrupted push resumes on re-run.
+
+    \b
+    Example:
+      brun-label push samples.jsonl --to label-studio --project "Crisis replies v1" --rubric de-escalation
+      brun-label push samples.jsonl --to argilla --dataset crisis-replies-v1 --workspace team \\
+          --rubric de-escalation --annotators-per-item 3
+    """
+    rubric = load_rubric(rubric_name)
+    samples = read_samples(samples_file, fmt)
+    backend = make_backend(platform, url, api_key_env)
+    options = PushOptions(target=target, workspace=workspace, n_candidates=candidates,
+                          update_config=update_config, dry_run=dry_run,
+                          annotators_per_item=annotators_per_item, seed=seed)
+    bar = Progress(len(samples), f"push to {platform}")
+
+    def on_progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done)
+
+    try:
+        result = backend.push(samples, rubric, options, on_progress)
+    finally:
+        bar.close()
+    if as_json:
+        echo_json(result.to_dict())
+        return
+    verb = "would add" if result.dry_run else "added"
+    where = f"{platform} {'project' if platform == 'label-studio' else 'dataset'} {target!r}"
+    state = "new" if result.created else "existing"
+    click.echo(f"{where} ({state}): {verb} {result.n_added} sample(s), "
+               f"{result.n_existing} already there, {result.n_samples} in the file")
+    for note in result.notes:
+        info(note)
+    if result.url:
+        click.echo(f"annotate at {result.url}")
+
+

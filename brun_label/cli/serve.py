@@ -1,0 +1,107 @@
+"""``brun-label serve``: local Label Studio and Argilla servers for trying things out and tests."""
+
+from __future__ import annotations
+
+import shlex
+
+import click
+
+from brun_label.cli.output import echo_json, info
+from brun_label.servers.base import SERVERS, ServerInfo, get_server
+
+
+def _show(server: ServerInfo, as_json: bool) -> None:
+    if as_json:
+        echo_json({"name": server.name, "url": server.url, "username": server.username,
+                   "data_dir": server.data_dir, "log_file": server.log_file, "pid": server.pid})
+        return
+    click.echo(f"{server.name} is up at {server.url}")
+    click.echo(f"  log in as: {server.username} / {server.password}  (local server, loopback only)")
+    click.echo(f"  data: {server.data_dir}   log: {server.log_file}")
+    click.echo(f"  environment for the SDKs and brun-label:  eval \"$(brun-label serve env {server.name})\"")
+    click.echo(f"  stop it with:  brun-label serve stop {server.name}")
+
+
+@click.group()
+def serve() -> None:
+    """Start, inspect and stop local annotation servers (127.0.0.1 only).
+
+    Each server runs from its own virtual environment, created on first use under
+    $BRUN_LABEL_HOME (default ~/.cache/brun-label).
+
+    \b
+    Example:
+      brun-label serve label-studio
+      eval "$(brun-label serve env label-studio)"
+      brun-label serve stop all
+    """
+
+
+def _start_command(name: str) -> click.Command:
+    @click.command(name=name, help=f"Start a local {name} server (or show the running one).\n\n"
+                   f"\b\nExample:\n  brun-label serve {name} --port 0")
+    @click.option("--port", type=click.IntRange(min=0, max=65535), default=None,
+                  help="Port on 127.0.0.1 (default: the server's usual port if free; 0 = any free port).")
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON (without secrets).")
+    def start(port: int | None, as_json: bool) -> None:
+        server = get_server(name)
+        running = server.status()
+        if running is not None:
+            info(f"{name} is already running (pid {running.pid}).")
+            _show(running, as_json)
+            return
+        _show(server.start(port=port), as_json)
+
+    return start
+
+
+for _name in SERVERS:
+    serve.add_command(_start_command(_name))
+
+
+@serve.command()
+@click.argument("name", type=click.Choice([*SERVERS, "all"]), default="all")
+def stop(name: str) -> None:
+    """Stop a local server (default: all of them).
+
+    \b
+    Example:
+      brun-label serve stop label-studio
+    """
+    for server_name in SERVERS if name == "all" else [name]:
+        stopped = get_server(server_name).stop()
+        click.echo(f"{server_name}: {'stopped' if stopped else 'not running'}")
+
+
+@serve.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (without secrets).")
+def status(as_json: bool) -> None:
+    """Show which local servers are running.
+
+    \b
+    Example:
+      brun-label serve status --json
+    """
+    states = {n: get_server(n).status() for n in SERVERS}
+    if as_json:
+        echo_json({n: (None if s is None else {"url": s.url, "pid": s.pid, "username": s.username})
+                   for n, s in states.items()})
+        return
+    for n, s in states.items():
+        click.echo(f"{n}: " + ("not running" if s is None else f"up at {s.url} (pid {s.pid})"))
+
+
+@serve.command()
+@click.argument("name", type=click.Choice(list(SERVERS)))
+def env(name: str) -> None:
+    """Print `export` lines for a running local server (meant for `eval`; they hold its API key).
+
+    \b
+    Example:
+      eval "$(brun-label serve env argilla)"
+    """
+    server = get_server(name).status()
+    if server is None:
+        raise click.ClickException(f"{name} is not running: start it with `brun-label serve {name}`")
+    for key, value in server.env.items():
+        click.echo(f"export {key}={shlex.quote(value)}")
