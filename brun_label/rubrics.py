@@ -32,7 +32,8 @@ def _pack_dir() -> Any:
 def pack_names() -> list[str]:
     """Return the names of the rubric packs shipped with brun-label."""
     return sorted(
-        p.name[: -len(".yaml")] for p in _pack_dir().iterdir() if p.name.endswith(".yaml")
+        p.name[: -len(".yaml")] for p in _pack_dir().iterdir()
+        if p.name.endswith(".yaml") and not p.name.endswith(".personas.yaml")
     )
 
 
