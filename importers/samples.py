@@ -84,7 +84,7 @@ def _iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
             if not raw.strip():
                 continue
             try:
-                text = raw.decode("utf-8")
+                text = raw.decode("utf-8").rstrip("\r\n")
             except UnicodeDecodeError as exc:
                 yield lineno, InputError(
                     f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}); "
