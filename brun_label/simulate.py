@@ -1,0 +1,179 @@
+"""Simulated annotators, for the demo and the end-to-end test (never for real data).
+
+Pure core. Each simulated annotator answers every rubric question about every candidate from an
+expected answer (the persona the candidate was drafted under says where its tone should sit and
+which flags it trips), with a seeded amount of noise; a *careless* one answers at random half the
+time. Their names start with ``sim-`` so they are never mistaken for people.
+
+Examples
+--------
+>>> from brun_label.model import sample_from_dict
+>>> from brun_label.rubrics import load_rubric
+>>> s = sample_from_dict({"id": "s1", "prompt": "You lost my parcel!", "candidates": [
+...     {"id": "a", "text": "I hear you; here is the tracking escalation.", "persona": "Diplomatic_Firmness"},
+...     {"id": "b", "text": "So sorry, our fault, full refund!", "persona": "Over_Apologetic_Doormat"}]})
+>>> rows = simulate_answers([s], load_rubric("de-escalation"), [SimulatedAnnotator("sim-exact", noise=0.0)])
+>>> [(r["candidate_id"], r["question"], r["value"]) for r in rows]
+[('a', 'tone_zone', 0), ('a', 'liability_flags', []), ('b', 'tone_zone', -2), ('b', 'liability_flags', ['admits_fault', 'promises_compensation']), ('', 'preference', 'a')]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from brun_label.model import Candidate, Sample
+from brun_label.rubric import BOTH_BAD, TIE, Question, Rubric
+
+#: Where a persona's replies are expected to land: zone offset from the target (-2…+2) and flags.
+#: Keys are matched case-insensitively against the candidate's persona (substring match).
+PERSONA_EXPECTATIONS: Mapping[str, tuple[int, tuple[str, ...]]] = {
+    # de-escalation
+    "diplomatic_firmness": (0, ()),
+    "doormat": (-2, ("admits_fault", "promises_compensation")),
+    "apologetic": (-2, ("admits_fault", "promises_compensation")),
+    "robot_lawyer": (2, ("blames_customer",)),
+    "defensive": (2, ("blames_customer",)),
+    # project-architect
+    "pragmatic_architect": (0, ()),
+    "hand_waver": (-2, ("missing_dependencies", "no_acceptance_criteria")),
+    "over_engineer": (2, ("ignores_constraints",)),
+    # socratic-mentor
+    "socratic_guide": (0, ()),
+    "answer_dispenser": (2, ("gives_answer_away",)),
+    "vague_oracle": (-2, ("ignores_learner_context",)),
+    # deal-closer
+    "consultative_closer": (0, ()),
+    "discount_caver": (-2, ("unauthorized_discount",)),
+    "hard_closer": (2, ("pushy",)),
+}
+
+
+@dataclass(frozen=True)
+class SimulatedAnnotator:
+    """A simulated annotator: ``noise`` is the chance of a one-step slip per answer."""
+
+    name: str
+    noise: float = 0.1
+    careless: bool = False
+    seed: int = 0
+
+
+#: The demo's three annotators: two careful ones who mostly agree, and one careless one.
+DEMO_ANNOTATORS = (
+    SimulatedAnnotator("sim-careful-ana", noise=0.05, seed=1),
+    SimulatedAnnotator("sim-careful-ben", noise=0.12, seed=2),
+    SimulatedAnnotator("sim-careless-cy", noise=0.5, careless=True, seed=3),
+)
+
+
+def _expected(candidate: Candidate, zone: Question | None, flag_qs: Sequence[Question]) -> tuple[int | None, dict[str, list[str]]]:
+    persona = (candidate.persona or "").lower()
+    offset: int | None = None
+    flags: tuple[str, ...] = ()
+    for key, (off, fl) in PERSONA_EXPECTATIONS.items():
+        if key in persona:
+            offset, flags = off, fl
+            break
+    judge = candidate.judge or {}
+    zone_value: int | None = None
+    if zone is not None:
+        target = int(zone.target) if zone.target is not None else 0
+        if offset is not None:
+            zone_value = target + offset
+        elif isinstance(judge.get(zone.name), int):
+            zone_value = int(judge[zone.name])
+        else:
+            zone_value = target
+        values = [int(v) for v in zone.values()]
+        zone_value = min(max(zone_value, min(values)), max(values))
+    out_flags: dict[str, list[str]] = {}
+    for q in flag_qs:
+        allowed = {str(v) for v in q.values()}
+        if offset is not None:
+            out_flags[q.name] = sorted(f for f in flags if f in allowed)
+        else:
+            judged = judge.get(q.name)
+            judged_flags: list[Any] = judged if isinstance(judged, list) else []
+            out_flags[q.name] = sorted(str(f) for f in judged_flags if str(f) in allowed)
+    return zone_value, out_flags
+
+
+def _rng(annotator: SimulatedAnnotator, *parts: str) -> random.Random:
+    digest = hashlib.sha256("|".join((annotator.name, str(annotator.seed), *parts)).encode()).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+def _answer(q: Question, expected: Any, annotator: SimulatedAnnotator, rng: random.Random) -> Any:
+    random_answer = annotator.careless and rng.random() < 0.5
+    if q.type in ("scale", "rating"):
+        values = [int(v) for v in q.values()]
+        if random_answer:
+            return rng.choice(values)
+        value = int(expected) if expected is not None else values[len(values) // 2]
+        if rng.random() < annotator.noise:
+            value += rng.choice((-1, 1))
+        return min(max(value, min(values)), max(values))
+    if q.type == "flags":
+        options = [str(v) for v in q.values()]
+        if random_answer:
+            return sorted(rng.sample(options, rng.randint(0, 2)))
+        chosen = set(expected or [])
+        if rng.random() < annotator.noise:
+            chosen ^= {rng.choice(options)}
+        return sorted(chosen)
+    if q.type == "choice":
+        options = [str(v) for v in q.values()]
+        if random_answer or expected is None:
+            return rng.choice(options)
+        return expected if rng.random() >= annotator.noise else rng.choice(options)
+    raise ValueError(f"cannot simulate question type {q.type}")
+
+
+def simulate_answers(
+    samples: Sequence[Sample], rubric: Rubric, annotators: Sequence[SimulatedAnnotator]
+) -> list[dict[str, Any]]:
+    """Return annotation-table rows (``item_id``, ``candidate_id``, ``question``, ``annotator``, ``value``).
+
+    Free-text questions are left unanswered; the preference follows the annotator's own answers
+    (the in-zone, unflagged candidate; ``tie`` when several are, ``both_bad`` when none is).
+    """
+    zone = rubric.zone_question()
+    flag_qs = rubric.flag_questions()
+    rows: list[dict[str, Any]] = []
+    for annotator in annotators:
+        for sample in samples:
+            good: list[str] = []
+            for cand in sample.candidates:
+                zone_value, flags = _expected(cand, zone, flag_qs)
+                answers: dict[str, Any] = {}
+                for q in rubric.questions:
+                    if q.scope != "candidate" or q.type == "text":
+                        continue
+                    rng = _rng(annotator, sample.id, cand.id, q.name)
+                    expected: Any = zone_value if q is zone else flags.get(q.name)
+                    if q.type == "rating" and expected is None:
+                        expected = q.max if zone_value == (zone.target if zone else None) else q.min
+                    answers[q.name] = _answer(q, expected, annotator, rng)
+                    rows.append({"item_id": sample.id, "candidate_id": cand.id, "question": q.name,
+                                 "annotator": annotator.name, "value": answers[q.name]})
+                in_zone = zone is None or answers.get(zone.name) == zone.target
+                unflagged = all(not answers.get(q.name) for q in flag_qs)
+                if in_zone and unflagged:
+                    good.append(cand.id)
+            for q in rubric.questions:
+                if q.scope != "item" or q.type == "text":
+                    continue
+                rng = _rng(annotator, sample.id, q.name)
+                if q.type == "preference":
+                    value: Any = good[0] if len(good) == 1 else (TIE if good else BOTH_BAD)
+                    if annotator.careless and rng.random() < 0.5:
+                        value = rng.choice([c.id for c in sample.candidates] + [TIE, BOTH_BAD])
+                else:
+                    value = _answer(q, None, annotator, rng)
+                rows.append({"item_id": sample.id, "candidate_id": "", "question": q.name,
+                             "annotator": annotator.name, "value": value})
+    return rows
