@@ -30,6 +30,7 @@ _COMMANDS: dict[str, str] = {
     "serve": "brun_label.cli.serve:serve",
     "push": "brun_label.cli.push:push",
     "pull": "brun_label.cli.pull:pull",
+    "export": "brun_label.cli.export:export",
 }
 
 

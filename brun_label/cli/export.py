@@ -1,0 +1,136 @@
+"""``brun-label export``: turn agreed annotations into training files (``export dpo``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from brun_label.cli.output import echo_json, info
+from brun_label.exporters.dpo import DEFAULT_MIN_ALPHA, PROVENANCE_MODES, ExportOptions, export_dpo
+from brun_label.exporters.formats import FORMATS
+from brun_label.exporters.pairs import GateConfigError, Gates
+
+
+@click.group()
+def export() -> None:
+    """Export human-verified training data from an annotation table.
+
+    \b
+    Example:
+      brun-label export dpo ann.parquet --samples samples.jsonl -o pairs.jsonl --format trl
+    """
+
+
+@export.command()
+@click.argument("annotations", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--samples", "samples_path", required=True, type=click.Path(dir_okay=False, path_type=str),
+              help="The sample file the annotations are about (JSONL, CSV or Parquet).")
+@click.option("-o", "--output", required=True, type=click.Path(path_type=str),
+              help="Output file (a folder for --format hf).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
+              help="trl (default; parquet when -o ends in .parquet), trl-chat, openai, kto, parquet, hf.")
+@click.option("--rubric", default="de-escalation", show_default=True, help="Rubric pack name or file.")
+@click.option("--min-annotators", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Annotators needed on a candidate for a clear consensus.")
+@click.option("--min-share", type=float, default=0.8, show_default=True,
+              help="Share of them that must agree, above 0.5 (0.8: unanimous with 3-4, one dissenter from 5).")
+@click.option("--max-flag-share", type=float, default=0.0, show_default=True,
+              help="Largest share of annotators that may flag a chosen reply (0: any flag vetoes it).")
+@click.option("--min-alpha", type=float, default=DEFAULT_MIN_ALPHA, show_default=True,
+              help="Block the export (exit 3) when a gated question's Krippendorff α is below this.")
+@click.option("--force", is_flag=True, help="Export even when α is below --min-alpha (the card says so).")
+@click.option("--test-size", type=float, default=None,
+              help="Fraction of scenarios per category for a test split (writes <stem>.train/.test files).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the train/test split.")
+@click.option("--provenance", type=click.Choice(PROVENANCE_MODES), default="sidecar", show_default=True,
+              help="sidecar: <output>.provenance.jsonl; inline: extra keys (trl, trl-chat, kto only).")
+@click.option("--card", "card", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Where to write the dataset card (default: README.md next to the output).")
+@click.option("--no-card", is_flag=True, help="Do not write a dataset card.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+def dpo(
+    annotations: str,
+    samples_path: str,
+    output: str,
+    fmt: str | None,
+    rubric: str,
+    min_annotators: int,
+    min_share: float,
+    max_flag_share: float,
+    min_alpha: float,
+    force: bool,
+    test_size: float | None,
+    seed: int,
+    provenance: str,
+    card: str | None,
+    no_card: bool,
+    as_json: bool,
+) -> None:
+    """Export the preference pairs the annotators clearly agree on.
+
+    A pair is exported only when a clear consensus (at least --min-annotators annotators, at least
+    --min-share of them agreeing; LLM judges and unsubmitted rows never count) puts the chosen reply
+    in the zone with no flag (any flag vetoes it by default) and the rejected one out of the zone
+    or flagged, and the explicit preference votes do not contradict the pair. Split, tied and
+    thinly annotated items never become pairs; both-bad items and ties go to --format kto. When a
+    gated question (zone, flags, preference) has Krippendorff's α below --min-alpha, nothing is
+    written and the command exits 3 (unless --force). Every exclusion is counted by reason.
+
+    Writes the data file(s), a <output>.provenance.jsonl sidecar (JSONL formats without
+    --provenance inline) and a README.md dataset card, each atomically. Exit 0 on success, 2 on bad
+    input, 3 when a gate blocks the export or nothing passes.
+
+    \b
+    Example:
+      brun-label export dpo ann.parquet --samples samples.jsonl -o pairs.jsonl --format trl
+      brun-label export dpo ann.parquet --samples samples.jsonl -o out/pairs.jsonl \\
+          --format trl-chat --test-size 0.1 --seed 7 --json
+    """
+    from brun_label.errors import InputError
+    from brun_label.importers.annotations import read_annotations
+    from brun_label.importers.samples import read_samples
+    from brun_label.rubrics import load_rubric
+
+    if card is not None and no_card:
+        raise click.UsageError("--card and --no-card cannot be used together")
+    if fmt is None:
+        fmt = "parquet" if Path(output).suffix.lower() in (".parquet", ".pq") else "trl"
+    try:
+        gates = Gates(min_annotators=min_annotators, min_share=min_share, max_flag_share=max_flag_share)
+    except GateConfigError as exc:
+        raise InputError(exc.message, field="--" + exc.field.replace("_", "-")) from None
+    options = ExportOptions(
+        fmt=fmt,
+        gates=gates,
+        min_alpha=min_alpha,
+        force=force,
+        test_size=test_size,
+        seed=seed,
+        provenance=provenance,
+        card=None if no_card else (card or "auto"),
+    )
+    options.check()
+    the_rubric = load_rubric(rubric)
+    table = read_annotations(annotations)
+    info(f"read {len(table)} annotation rows from {annotations}")
+    samples = read_samples(samples_path)
+    info(f"read {len(samples)} samples from {samples_path}")
+    summary = export_dpo(table, samples, the_rubric, output, options)
+    if summary["alpha_blocked"]:
+        info(f"warning: exported despite low agreement on {', '.join(summary['alpha_blocked'])} (--force)")
+    if as_json:
+        echo_json(summary)
+        return
+    unit = "examples" if fmt == "kto" else "pairs"
+    split = ", ".join(f"{k} {v}" for k, v in summary["examples"].items())
+    excluded = summary["items"]["excluded"]
+    click.echo(
+        f"exported {sum(summary['examples'].values())} {unit} ({split}) from "
+        f"{summary['items']['exported']} of {summary['items']['total']} items"
+    )
+    click.echo("excluded items: " + (", ".join(f"{r} {n}" for r, n in excluded.items()) or "none"))
+    if summary["pairs_contradicted"]:
+        click.echo(f"pairs dropped (preference votes contradicted them): {summary['pairs_contradicted']}")
+    for key, path in summary["files"].items():
+        click.echo(f"wrote {key.replace('_', ' ')}: {path}")

@@ -1,0 +1,384 @@
+"""Consensus-gated preference export: annotations + samples -> a training file, a sidecar and a card.
+
+Adapter around the pure core: :mod:`~brun_label.exporters.pairs` selects the pairs,
+:mod:`~brun_label.exporters.formats` shapes them, :mod:`~brun_label.exporters.splits` splits them,
+:mod:`~brun_label.exporters.card` writes the dataset card and
+:mod:`~brun_label.exporters.writers` writes every file atomically.
+
+Defaults (all overridable, see :class:`ExportOptions` and :class:`~brun_label.exporters.pairs.Gates`):
+
+* ``min_annotators = 3``, ``min_share = 0.8`` (unanimity with 3 or 4 annotators, one dissenter
+  tolerated from 5), ``max_flag_share = 0`` (any flag vetoes a chosen reply);
+* ``min_alpha = 0.667`` (Krippendorff's lower bound for tentative conclusions): when the
+  dataset-level α of a *gated* question (the zone question, the flag questions and the preference
+  question: the ones that decide the pairs) is below it, the export stops with
+  :class:`~brun_label.errors.GateError` (exit 3) unless ``force``. α comes from
+  :func:`brun_label.agreement.summary.summarize`; an α that cannot be computed does not block;
+* an export with no example at all is a gate failure too (exit 3): an empty training file is never
+  what the user wanted.
+
+Files: ``output`` (or ``<stem>.train<ext>`` and ``<stem>.test<ext>`` with ``test_size``); for JSONL
+formats a ``<file>.provenance.jsonl`` sidecar unless provenance is inline; and ``README.md`` next to
+the output (inside the folder for ``hf``). An existing ``README.md`` that brun-label did not write is
+never overwritten: the card goes to ``<stem>.README.md`` instead.
+
+Examples
+--------
+>>> import os, tempfile
+>>> from brun_label.model import sample_from_dict
+>>> from brun_label.rubrics import load_rubric
+>>> from brun_label.table import make_table
+>>> samples = [sample_from_dict({"id": "s1", "prompt": "Refund me now!", "category": "billing",
+...     "candidates": [{"id": "a", "text": "I hear you; here is what I can do."},
+...                    {"id": "b", "text": "Not our problem."}]})]
+>>> rows = [{"item_id": "s1", "candidate_id": c, "question": "tone_zone", "annotator": ann, "value": v}
+...         for ann in ("ann1", "ann2", "ann3") for c, v in (("a", 0), ("b", 2))]
+>>> out = os.path.join(tempfile.mkdtemp(), "pairs.jsonl")
+>>> summary = export_dpo(make_table(rows), samples, load_rubric("de-escalation"), out,
+...                      ExportOptions(min_alpha=None))
+>>> summary["examples"], open(out).read()
+({'train': 1}, '{"prompt": "Refund me now!", "chosen": "I hear you; here is what I can do.", "rejected": "Not our problem."}\\n')
+>>> sorted(os.listdir(os.path.dirname(out)))
+['README.md', 'pairs.jsonl', 'pairs.jsonl.provenance.jsonl']
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from brun_label import __version__
+from brun_label.atomic import atomic_write_text
+from brun_label.errors import GateError, InputError
+from brun_label.exporters.card import CARD_MARKER, render_card
+from brun_label.exporters.formats import (
+    FORMATS,
+    INLINE_OK,
+    JSONL_FORMATS,
+    KTO_PROVENANCE,
+    PAIR_PROVENANCE,
+    kto_record,
+    pair_record,
+)
+from brun_label.exporters.pairs import (
+    GateConfigError,
+    Gates,
+    Selection,
+    candidates_frame,
+    counted,
+    select_pairs,
+)
+from brun_label.exporters.splits import split_test_mask
+from brun_label.exporters.writers import write_hf, write_jsonl, write_parquet
+from brun_label.model import Sample
+from brun_label.rubric import Rubric
+
+#: Default ``--min-alpha``: Krippendorff's lower bound for drawing tentative conclusions.
+DEFAULT_MIN_ALPHA = 0.667
+PROVENANCE_MODES = ("sidecar", "inline")
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """How to export. ``card``: ``"auto"`` (README.md next to the output), a path, or None (no card).
+
+    ``min_alpha=None`` turns the agreement gate off (and skips computing α).
+    """
+
+    fmt: str = "trl"
+    gates: Gates = field(default_factory=Gates)
+    min_alpha: float | None = DEFAULT_MIN_ALPHA
+    force: bool = False
+    test_size: float | None = None
+    seed: int = 0
+    provenance: str = "sidecar"
+    card: str | None = "auto"
+
+    def check(self) -> None:
+        """Raise :class:`InputError` naming the option that is out of range."""
+        if self.fmt not in FORMATS:
+            raise InputError(f"unknown format {self.fmt!r} (use {', '.join(FORMATS)})", field="--format")
+        if self.provenance not in PROVENANCE_MODES:
+            raise InputError(f"must be sidecar or inline, got {self.provenance!r}", field="--provenance")
+        if self.provenance == "inline" and self.fmt not in INLINE_OK:
+            raise InputError(
+                f"the {self.fmt} format allows no extra keys: use --provenance sidecar"
+                if self.fmt == "openai" else f"the {self.fmt} format always has provenance columns",
+                field="--provenance",
+            )
+        if self.test_size is not None and not 0.0 < self.test_size < 1.0:
+            raise InputError(f"must be between 0 and 1 (exclusive), got {self.test_size}", field="--test-size")
+        if self.min_alpha is not None and not -1.0 <= self.min_alpha <= 1.0:
+            raise InputError(f"must be between -1 and 1, got {self.min_alpha}", field="--min-alpha")
+
+
+def gated_questions(rubric: Rubric) -> list[str]:
+    """Return the questions whose α gates the export: the ones that decide the pairs.
+
+    >>> from brun_label.rubrics import load_rubric
+    >>> gated_questions(load_rubric("de-escalation"))
+    ['tone_zone', 'liability_flags', 'preference']
+    """
+    names: list[str] = []
+    zq = rubric.zone_question()
+    if zq is not None:
+        names.append(zq.name)
+    names += [q.name for q in rubric.flag_questions()]
+    pq = rubric.preference_question()
+    if pq is not None:
+        names.append(pq.name)
+    return names
+
+
+def _belongs(key: str, question: str) -> bool:
+    """Whether a summary key is about ``question`` (itself, or a per-flag key like ``flags:x``)."""
+    if key == question:
+        return True
+    return key.startswith(question) and not (key[len(question)].isalnum() or key[len(question)] == "_")
+
+
+def agreement_gate(
+    agreement: Mapping[str, Mapping[str, Any]], rubric: Rubric, min_alpha: float | None
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Return ``({question: {krippendorff_alpha, gated, passed}}, blocking questions)``.
+
+    ``agreement`` is the ``"questions"`` part of :func:`brun_label.agreement.summary.summarize`.
+
+    >>> from brun_label.rubrics import load_rubric
+    >>> per_q, blocked = agreement_gate({"tone_zone": {"krippendorff_alpha": 0.42},
+    ...     "liability_flags": {"krippendorff_alpha": None}, "rationale": {"krippendorff_alpha": 0.1}},
+    ...     load_rubric("de-escalation"), 0.667)
+    >>> blocked, per_q["rationale"]
+    (['tone_zone'], {'krippendorff_alpha': 0.1, 'gated': False, 'passed': True})
+    """
+    gated = gated_questions(rubric)
+    out: dict[str, dict[str, Any]] = {}
+    blocked: list[str] = []
+    for key, info in agreement.items():
+        alpha = info.get("krippendorff_alpha")
+        alpha = None if alpha is None or alpha != alpha else float(alpha)  # NaN -> None
+        is_gated = any(_belongs(key, q) for q in gated)
+        passed = not (is_gated and min_alpha is not None and alpha is not None and alpha < min_alpha)
+        out[key] = {"krippendorff_alpha": alpha, "gated": is_gated, "passed": passed}
+        if not passed:
+            blocked.append(key)
+    return out, blocked
+
+
+def compute_agreement(rows: pd.DataFrame, rubric: Rubric) -> dict[str, Any]:
+    """Return the per-question agreement of the counted rows (via ``brun_label.agreement``)."""
+    from brun_label.agreement.summary import summarize
+
+    result = summarize(rows, rubric=rubric)
+    questions: dict[str, Any] = result.get("questions", {})
+    return questions
+
+
+@dataclass
+class _Examples:
+    records: list[dict[str, Any]]
+    provenance: list[dict[str, Any]]
+    groups: list[str]
+    categories: list[str]
+
+
+def build_examples(selection: Selection, samples: Mapping[str, Sample], rubric: Rubric, fmt: str) -> _Examples:
+    """Turn the selection into records of ``fmt`` with their provenance, scenario and category."""
+    ex = _Examples([], [], [], [])
+    base = {"rubric": rubric.name, "rubric_version": rubric.version}
+    if fmt == "kto":
+        for row in selection.kto.itertuples(index=False):
+            s = samples[str(row.item_id)]
+            ex.records.append(kto_record(s, s.candidate(str(row.candidate_id)), bool(row.label)))
+            ex.provenance.append(dict(zip(KTO_PROVENANCE, (
+                s.id, str(row.candidate_id), bool(row.label), s.category, int(row.n_annotators),
+                round(float(row.agreement), 6), base["rubric"], base["rubric_version"],
+            ), strict=True)))
+            ex.groups.append(_scenario(s))
+            ex.categories.append(s.category)
+        return ex
+    for row in selection.pairs.itertuples(index=False):
+        s = samples[str(row.item_id)]
+        ex.records.append(pair_record(fmt, s, s.candidate(str(row.chosen_id)), s.candidate(str(row.rejected_id))))
+        share = float(row.preference_share)
+        ex.provenance.append(dict(zip(PAIR_PROVENANCE, (
+            s.id, str(row.chosen_id), str(row.rejected_id), s.category, int(row.n_annotators),
+            round(float(row.agreement), 6), round(float(row.margin), 6), int(row.n_preference_votes),
+            None if share != share else round(share, 6), base["rubric"], base["rubric_version"],
+        ), strict=True)))
+        ex.groups.append(_scenario(s))
+        ex.categories.append(s.category)
+    return ex
+
+
+def _scenario(sample: Sample) -> str:
+    scenario = sample.metadata.get("scenario") if sample.metadata else None
+    return str(scenario) if scenario not in (None, "") else sample.id
+
+
+def _split_paths(output: Path, splits: Sequence[str]) -> dict[str, Path]:
+    if list(splits) == ["train"]:
+        return {"train": output}
+    return {name: output.with_name(f"{output.stem}.{name}{output.suffix}") for name in splits}
+
+
+def _card_path(output: Path, card: str | None) -> Path | None:
+    if card is None:
+        return None
+    if card != "auto":
+        return Path(card)
+    readme = output.parent / "README.md"
+    if readme.exists():
+        try:
+            ours = CARD_MARKER in readme.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            ours = False
+        if not ours:
+            return output.parent / f"{output.stem}.README.md"
+    return readme
+
+
+def export_dpo(
+    table: pd.DataFrame,
+    samples: Sequence[Sample],
+    rubric: Rubric,
+    output: str | Path,
+    options: ExportOptions | None = None,
+    *,
+    agreement: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Export the pairs (or KTO rows) the annotators clearly agree on; return the summary.
+
+    ``table`` is the long annotation table (as :func:`~brun_label.importers.annotations.read_annotations`
+    returns it). ``agreement`` (``{question: {"krippendorff_alpha": ...}}``) skips computing α when
+    given. Raises :class:`GateError` when α blocks the export or nothing passes the gates, and
+    :class:`InputError` for bad options or annotations that match no sample.
+    """
+    opts = options or ExportOptions()
+    opts.check()
+    out_path = Path(output)
+    if opts.fmt == "hf" and out_path.exists() and not out_path.is_dir():
+        raise InputError("exists and is not a folder (--format hf saves a dataset folder)", path=str(out_path))
+    if opts.fmt != "hf" and out_path.is_dir():
+        raise InputError("is a folder; give a file name", path=str(out_path))
+
+    by_id = {s.id: s for s in samples}
+    rows, _ = counted(table)
+
+    # 1. The agreement gate.
+    per_q: dict[str, dict[str, Any]] = {}
+    blocked: list[str] = []
+    if opts.min_alpha is not None:
+        raw = agreement if agreement is not None else compute_agreement(rows, rubric)
+        per_q, blocked = agreement_gate(raw, rubric, opts.min_alpha)
+        if blocked and not opts.force:
+            detail = ", ".join(f"{q} α={per_q[q]['krippendorff_alpha']:.3f}" for q in blocked)
+            raise GateError(
+                f"agreement too low to export: {detail} < --min-alpha {opts.min_alpha} "
+                "(clarify the guidelines and re-annotate, or pass --force)"
+            )
+
+    # 2. Pair selection (pure, vectorised).
+    try:
+        selection = select_pairs(
+            table, candidates_frame((s.id, [c.id for c in s.candidates]) for s in samples), rubric, opts.gates
+        )
+    except GateConfigError as exc:
+        raise InputError(exc.message, field=exc.field) from None
+    reasons = selection.reasons()
+    n_items = len(selection.items)
+    if reasons.get("not_annotated", 0) == n_items and selection.counts["unknown_items"]:
+        raise InputError(
+            f"none of the {selection.counts['unknown_items']} annotated items is a sample id of the samples "
+            "file (wrong --samples?)"
+        )
+
+    # 3. Records, split, files.
+    ex = build_examples(selection, by_id, rubric, opts.fmt)
+    if not ex.records:
+        why = ", ".join(f"{r} {n}" for r, n in reasons.items()) or "no annotated item"
+        raise GateError(f"nothing to export: no {'example' if opts.fmt == 'kto' else 'pair'} passed the gates ({why})")
+    if opts.test_size is not None:
+        test = split_test_mask(ex.groups, ex.categories, test_size=opts.test_size, seed=opts.seed)
+        parts = {"train": [i for i, t in enumerate(test) if not t], "test": [i for i, t in enumerate(test) if t]}
+    else:
+        parts = {"train": list(range(len(ex.records)))}
+    inline = opts.provenance == "inline" or opts.fmt in ("parquet", "hf")
+    prov_names = KTO_PROVENANCE if opts.fmt == "kto" else PAIR_PROVENANCE
+
+    def shaped(i: int) -> dict[str, Any]:
+        if not inline:
+            return ex.records[i]
+        extra = {k: v for k, v in ex.provenance[i].items() if k not in ex.records[i]}
+        return {**ex.records[i], **extra}
+
+    summary: dict[str, Any] = {
+        "format": opts.fmt,
+        "output": str(out_path),
+        "brun_label_version": __version__,
+        "rubric": {"name": rubric.name, "version": rubric.version, "title": rubric.title},
+        "gates": {
+            **opts.gates.as_dict(),
+            "min_alpha": opts.min_alpha,
+            "alpha_questions": gated_questions(rubric) if opts.min_alpha is not None else [],
+            "force": opts.force,
+        },
+        "agreement": per_q,
+        "alpha_blocked": blocked,
+        "annotations": {
+            k: selection.counts[k]
+            for k in ("rows", "counted_rows", "ignored_rows", "invalid_votes", "unknown_items", "unknown_candidates")
+        },
+        "samples": len(samples),
+        "items": {"total": n_items, "exported": n_items - sum(reasons.values()), "excluded": reasons},
+        "candidates": selection.counts["verdicts"],
+        "pairs": selection.counts["pairs"],
+        "pairs_contradicted": selection.counts["pairs_contradicted"],
+        "kto_rows": selection.counts["kto_rows"],
+        "examples": {name: len(idx) for name, idx in parts.items()},
+        "categories": dict(sorted(Counter(ex.categories).items())),
+        "split": (
+            {"test_size": opts.test_size, "seed": opts.seed, "by": "scenario", "stratified_by": "category",
+             "scenarios": {name: len({ex.groups[i] for i in idx}) for name, idx in parts.items()}}
+            if opts.test_size is not None else None
+        ),
+        "provenance": "columns" if opts.fmt in ("parquet", "hf") else opts.provenance,
+        "files": {},
+    }
+    files: dict[str, str] = summary["files"]
+    card_path = _card_path(out_path, opts.card) if opts.fmt != "hf" else None
+
+    if opts.fmt == "hf":
+        columns = ["prompt", "chosen", "rejected", *prov_names]
+        files["dataset"] = str(out_path)
+        if opts.card is not None:
+            files["card"] = str(out_path / "README.md") if opts.card == "auto" else opts.card
+        extra = {"README.md": render_card(summary)} if opts.card == "auto" else {}
+        write_hf(out_path, {name: [shaped(i) for i in idx] for name, idx in parts.items()}, columns, extra)
+        if opts.card not in (None, "auto"):
+            atomic_write_text(opts.card, render_card(summary))
+        return summary
+
+    paths = _split_paths(out_path, list(parts))
+    for name, path in paths.items():
+        files[name] = str(path)
+        if opts.fmt in JSONL_FORMATS and not inline:
+            files[f"{name}_provenance"] = f"{path}.provenance.jsonl"
+    if card_path is not None:
+        files["card"] = str(card_path)
+    for name, idx in parts.items():
+        path = paths[name]
+        if opts.fmt == "parquet":
+            write_parquet(path, [shaped(i) for i in idx], ["prompt", "chosen", "rejected", *prov_names])
+        else:
+            write_jsonl(path, (shaped(i) for i in idx))
+            if not inline:
+                write_jsonl(f"{path}.provenance.jsonl", (ex.provenance[i] for i in idx))
+    if card_path is not None:
+        atomic_write_text(card_path, render_card(summary))
+    return summary
