@@ -1,0 +1,270 @@
+"""Pair selection: the documented consensus rules, case by case and against a loop reference."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from brun_label.exporters.pairs import GateConfigError, Gates, candidates_frame, select_pairs
+from brun_label.rubrics import load_rubric
+from brun_label.table import make_table
+from tests.exporters.helpers import item_rows, table
+
+RUBRIC = load_rubric("de-escalation")
+AB = ["a", "b"]
+
+
+def select(t: pd.DataFrame, items: dict[str, list[str]], gates: Gates | None = None, rubric: Any = RUBRIC):
+    return select_pairs(t, candidates_frame(items.items()), rubric, gates)
+
+
+def pairs_of(sel) -> list[tuple[str, str, str]]:
+    return [tuple(r) for r in sel.pairs[["item_id", "chosen_id", "rejected_id"]].itertuples(index=False)]
+
+
+def reason_of(sel) -> dict[str, str]:
+    return dict(zip(sel.items["item_id"], sel.items["reason"], strict=True))
+
+
+def test_unanimous_liability_free_pair_is_exported_with_provenance():
+    t = table(item_rows("s1", {"a": [0, 0, 0], "b": [-2, -2, -1]}, pref=["a", "a", "a"]))
+    sel = select(t, {"s1": AB})
+    assert pairs_of(sel) == [("s1", "a", "b")]
+    row = sel.pairs.iloc[0]
+    assert (row.n_annotators, row.agreement, row.margin) == (3, 1.0, 1.0)
+    assert (row.n_preference_votes, row.preference_share) == (3, 1.0)
+    assert reason_of(sel) == {"s1": "exported"}
+
+
+def test_any_flag_on_the_chosen_reply_vetoes_it():
+    t = table(item_rows("s1", {"a": [0, 0, 0], "b": [2, 2, 2]},
+                        flags={"a": [[], ["admits_fault"], []]}))
+    sel = select(t, {"s1": AB})
+    assert pairs_of(sel) == []
+    assert reason_of(sel) == {"s1": "split"}
+    assert sel.candidates.set_index("candidate_id").loc["a", "verdict"] == "split"
+
+
+def test_max_flag_share_relaxes_the_veto_but_not_the_good_share():
+    t = table(item_rows("s1", {"a": [0] * 5, "b": [2] * 5},
+                        flags={"a": [[], ["admits_fault"], [], [], []]}))
+    assert pairs_of(select(t, {"s1": AB}, Gates(max_flag_share=0.2))) == [("s1", "a", "b")]
+    assert pairs_of(select(t, {"s1": AB})) == []
+
+
+def test_rejected_reply_can_be_bad_through_flags_alone():
+    t = table(item_rows("s1", {"a": [0, 0, 0], "b": [0, 0, 0]},
+                        flags={"b": [["promises_compensation"], ["admits_fault"], ["admits_fault"]]}))
+    assert pairs_of(select(t, {"s1": AB})) == [("s1", "a", "b")]
+
+
+def test_empty_flag_answers_mean_no_flag():
+    t = table(item_rows("s1", {"a": [0, 0, 0], "b": [1, 1, 2]}, flags={"a": [[], [], []], "b": [[], [], []]}))
+    assert pairs_of(select(t, {"s1": AB})) == [("s1", "a", "b")]
+
+
+@pytest.mark.parametrize(
+    ("zone", "pref", "reason"),
+    [
+        ({"a": [0, 0, -1], "b": [2, 2, 2]}, None, "split"),          # 2 of 3 is not clear
+        ({"a": [0, 0, 0], "b": [2, 0, 2]}, None, "split"),
+        ({"a": [-2, -2, -2], "b": [2, 1, 2]}, None, "both_bad"),
+        ({"a": [0, 0, 0], "b": [0, 0, 0]}, None, "tie"),
+        ({"a": [0, 0], "b": [2, 2]}, None, "too_few_annotators"),
+        ({"a": [0, 0, 0], "b": [2, 2, 2]}, ["a", "a", "b"], "preference_contradicts"),
+        ({"a": [0, 0, 0], "b": [2, 2, 2]}, ["a", "tie", "a"], "preference_contradicts"),
+        ({"a": [0, 0, 0], "b": [2, 2, 2]}, ["a", "a", "both_bad"], "preference_contradicts"),
+        ({"a": [0, 0, 0], "b": [2, 2, 2]}, ["a", None, "a"], "exported"),  # missing vote: no contradiction
+    ],
+)
+def test_disputed_items_never_become_pairs(zone, pref, reason):
+    sel = select(table(item_rows("s1", zone, pref=pref)), {"s1": AB})
+    assert reason_of(sel) == {"s1": reason}
+    assert (len(sel.pairs) == 1) == (reason == "exported")
+
+
+def test_judges_drafts_and_unknown_rows_never_vote():
+    rows = item_rows("s1", {"a": [0, 0], "b": [2, 2]})
+    rows += item_rows("s1", {"a": [0], "b": [2]}, annotators=["judge:gpt-4o"])
+    rows += item_rows("s1", {"a": [0], "b": [2]}, annotators=["ann9"], status="draft")
+    sel = select(table(rows), {"s1": AB})
+    assert reason_of(sel) == {"s1": "too_few_annotators"}
+    assert sel.counts["ignored_rows"] == {"not_submitted": 2, "judge": 2}
+
+
+def test_a_judge_preference_cannot_contradict_a_pair():
+    rows = item_rows("s1", {"a": [0, 0, 0], "b": [2, 2, 2]}, pref=["a", "a", "a"])
+    rows.append({"item_id": "s1", "question": "preference", "annotator": "judge:x", "value": "b"})
+    assert pairs_of(select(table(rows), {"s1": AB})) == [("s1", "a", "b")]
+
+
+def test_the_last_submitted_answer_of_an_annotator_counts():
+    rows = item_rows("s1", {"a": [2, 2, 2], "b": [2, 2, 2]})
+    rows += item_rows("s1", {"a": [0, 0, 0]})  # everyone changed their mind about a
+    assert pairs_of(select(table(rows), {"s1": AB})) == [("s1", "a", "b")]
+
+
+def test_one_dissenter_among_five_is_tolerated_by_default_but_not_at_share_one():
+    t = table(item_rows("s1", {"a": [0, 0, 0, 0, 1], "b": [2, 2, 2, 2, 2]}, pref=["a", "a", "a", "a", "b"]))
+    sel = select(t, {"s1": AB})
+    assert pairs_of(sel) == [("s1", "a", "b")]
+    assert sel.pairs.iloc[0].agreement == pytest.approx(0.8)
+    assert sel.pairs.iloc[0].preference_share == pytest.approx(0.8)
+    assert pairs_of(select(t, {"s1": AB}, Gates(min_share=1.0))) == []
+
+
+def test_three_candidates_give_every_good_bad_combination_in_sample_order():
+    t = table(item_rows("s1", {"a": [2, 2, 2], "b": [0, 0, 0], "c": [-2, -2, -2]}, pref=["b", "b", "b"]))
+    sel = select(t, {"s1": ["a", "b", "c"]})
+    assert pairs_of(sel) == [("s1", "b", "a"), ("s1", "b", "c")]
+    assert sel.counts["verdicts"] == {"good": 1, "bad": 2, "thin": 0, "split": 0}
+
+
+def test_a_vote_for_a_third_candidate_does_not_contradict_a_pair():
+    t = table(item_rows("s1", {"a": [0, 0, 0], "b": [2, 2, 2], "c": [0, 0, 0]}, pref=["c", "a", "c"]))
+    assert pairs_of(select(t, {"s1": ["a", "b", "c"]})) == [("s1", "a", "b"), ("s1", "c", "b")]
+
+
+def test_invalid_values_unknown_items_and_unannotated_samples_are_counted():
+    rows = item_rows("s1", {"a": [0, 0, 0, 7], "b": [2, 2, 2, "oops"]})
+    rows += item_rows("ghost", {"x": [0, 0, 0], "y": [2, 2, 2]})
+    rows += item_rows("s1", {"zz": [0, 0, 0]})
+    sel = select(table(rows), {"s1": AB, "s2": AB})
+    assert pairs_of(sel) == [("s1", "a", "b")]
+    assert reason_of(sel) == {"s1": "exported", "s2": "not_annotated"}
+    assert (sel.counts["invalid_votes"], sel.counts["unknown_items"], sel.counts["unknown_candidates"]) == (2, 1, 1)
+
+
+def test_kto_rows_take_both_bad_and_tie_items_but_not_split_ones():
+    t = table(
+        item_rows("bb", {"a": [-2, -2, -2], "b": [2, 2, 2]}, pref=["both_bad"] * 3),
+        item_rows("tie", {"a": [0, 0, 0], "b": [0, 0, 0]}, pref=["tie"] * 3),
+        item_rows("split", {"a": [0, 1, 0], "b": [0, 0, 2]}),
+        item_rows("contra", {"a": [0, 0, 0], "b": [2, 2, 2]}, pref=["both_bad"] * 3),
+    )
+    sel = select(t, {"bb": AB, "tie": AB, "split": AB, "contra": AB})
+    kto = {(r.item_id, r.candidate_id): r.label for r in sel.kto.itertuples()}
+    # "contra": the annotators said both bad in the preference, so "a" is no positive; "b" is a negative.
+    assert kto == {("bb", "a"): False, ("bb", "b"): False, ("tie", "a"): True, ("tie", "b"): True,
+                   ("contra", "b"): False}
+
+
+def test_generic_over_rubric_packs():
+    rubric = load_rubric("project-architect")
+    zq, fq = rubric.zone_question(), rubric.flag_questions()[0]
+    flag = fq.options[0].value
+    t = table(item_rows("p1", {"a": [0, 0, 0], "b": [0, 0, 0]}, flags={"b": [[flag]] * 3},
+                        zone_q=zq.name, flag_q=fq.name))
+    assert pairs_of(select(t, {"p1": AB}, rubric=rubric)) == [("p1", "a", "b")]
+
+
+def test_gates_reject_settings_that_make_good_and_bad_overlap():
+    with pytest.raises(GateConfigError, match="min_share"):
+        Gates(min_share=0.5)
+    with pytest.raises(GateConfigError, match="min_annotators"):
+        Gates(min_annotators=0)
+    with pytest.raises(GateConfigError, match="max_flag_share"):
+        Gates(max_flag_share=1.0)
+
+
+# --- the vectorised selection agrees with a plain loop that follows the documented rules ---------
+
+
+def reference(t: pd.DataFrame, items: dict[str, list[str]], gates: Gates):
+    """The rules of the module docstring, written as plainly as possible."""
+    zone: dict[tuple, Any] = {}
+    flagged: dict[tuple, bool] = {}
+    pref: dict[tuple, str] = {}
+    for r in t.itertuples():
+        if r.status != "submitted" or r.annotator.startswith("judge:"):
+            continue
+        if r.question == "tone_zone" and r.candidate_id:
+            zone[(r.item_id, r.candidate_id, r.annotator)] = r.value
+        elif r.question == "liability_flags" and r.candidate_id:
+            flagged[(r.item_id, r.candidate_id, r.annotator)] = bool(r.value)
+        elif r.question == "preference":
+            pref[(r.item_id, r.annotator)] = r.value
+    voters: dict[tuple, set] = defaultdict(set)
+    for key in [k for k, v in zone.items() if v in (-2, -1, 0, 1, 2)] + list(flagged):
+        voters[key[:2]].add(key[2])
+    verdict = {}
+    for item, cands in items.items():
+        for c in cands:
+            anns = voters.get((item, c), set())
+            n = len(anns)
+            good = sum(1 for a in anns if zone.get((item, c, a)) == 0 and not flagged.get((item, c, a)))
+            bad = sum(1 for a in anns if zone.get((item, c, a)) in (-2, -1, 1, 2) or flagged.get((item, c, a)))
+            fl = sum(1 for a in anns if flagged.get((item, c, a)))
+            if n < gates.min_annotators:
+                verdict[(item, c)] = "thin"
+            elif good >= gates.min_share * n - 1e-9 and fl <= gates.max_flag_share * n + 1e-9:
+                verdict[(item, c)] = "good"
+            elif bad >= gates.min_share * n - 1e-9:
+                verdict[(item, c)] = "bad"
+            else:
+                verdict[(item, c)] = "split"
+    out, reasons = [], {}
+    for item, cands in items.items():
+        votes = [v for (i, _), v in pref.items() if i == item]
+        all_pairs = [(c, r) for c in cands for r in cands
+                     if verdict[(item, c)] == "good" and verdict[(item, r)] == "bad"]
+        ok = [(c, r) for c, r in all_pairs
+              if sum(v in (r, "tie", "both_bad") for v in votes) <= (1 - gates.min_share) * len(votes) + 1e-9]
+        out += [(item, c, r) for c, r in ok]
+        vs = [verdict[(item, c)] for c in cands]
+        if ok:
+            reasons[item] = "exported"
+        elif all_pairs:
+            reasons[item] = "preference_contradicts"
+        elif all(not voters.get((item, c)) for c in cands):
+            reasons[item] = "not_annotated"
+        elif all(v == "bad" for v in vs):
+            reasons[item] = "both_bad"
+        elif all(v == "good" for v in vs):
+            reasons[item] = "tie"
+        elif "thin" in vs:
+            reasons[item] = "too_few_annotators"
+        else:
+            reasons[item] = "split"
+    return out, reasons
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_vectorised_selection_matches_the_loop_reference_on_random_tables(seed):
+    rng = random.Random(seed)
+    gates = [Gates(), Gates(min_annotators=2, min_share=0.6), Gates(min_share=1.0, max_flag_share=0.34)][seed % 3]
+    rows: list[dict] = []
+    items: dict[str, list[str]] = {}
+    for i in range(150):
+        item = f"s{i}"
+        cands = [f"{item}-{k}" for k in range(rng.choice([2, 2, 3]))]
+        items[item] = cands
+        anns = [f"ann{k}" for k in range(rng.choice([0, 2, 3, 3, 4, 5]))]
+        mostly = {c: rng.choice([0, 0, 2, -2]) for c in cands}
+        for a in anns:
+            for c in cands:
+                if rng.random() < 0.95:
+                    v = mostly[c] if rng.random() < 0.93 else rng.choice([-2, -1, 0, 1, 2, 9])
+                    rows.append({"item_id": item, "candidate_id": c, "question": "tone_zone", "annotator": a,
+                                 "value": v, "status": rng.choice(["submitted"] * 9 + ["draft"])})
+                if rng.random() < 0.6:
+                    fl = ["admits_fault"] if rng.random() < 0.1 else []
+                    rows.append({"item_id": item, "candidate_id": c, "question": "liability_flags",
+                                 "annotator": a, "value": fl, "status": "submitted"})
+            if rng.random() < 0.7:
+                best = [c for c in cands if mostly[c] == 0] or ["both_bad"]
+                vote = best[0] if rng.random() < 0.85 else rng.choice([*cands, "tie", "both_bad"])
+                rows.append({"item_id": item, "question": "preference", "annotator": a, "value": vote})
+        if rng.random() < 0.2 and cands:
+            rows.append({"item_id": item, "candidate_id": cands[0], "question": "tone_zone",
+                         "annotator": "judge:m", "value": 0})
+    t = make_table(rows)
+    sel = select_pairs(t, candidates_frame(items.items()), RUBRIC, gates)
+    want_pairs, want_reasons = reference(t, items, gates)
+    assert pairs_of(sel) == want_pairs
+    assert reason_of(sel) == want_reasons
+    assert len(sel.pairs) > 0 and len(set(want_reasons.values())) >= 4  # the tables exercise the rules
