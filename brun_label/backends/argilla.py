@@ -1,0 +1,322 @@
+"""The Argilla 2.x backend: push samples as records, pull every annotator's responses.
+
+An adapter over the ``argilla`` SDK (client, settings and dataset creation) and the SDK's own
+HTTP client for the bulk calls, so a push sends the records with as few round trips as the SDK's
+``dataset.records.log`` and a pull reads the database-backed ``GET /datasets/{id}/records``.
+
+* **push** creates the dataset from the rubric (:func:`brun_label.render_argilla.render_argilla`:
+  lowercase names, scales as label questions whose values are the scale's integers as text, so
+  the tone zone keeps its -2..+2 meaning whatever Argilla stores), or reuses it when its questions
+  match. ``--annotators-per-item`` is the task distribution's ``min_submitted``; Argilla allows
+  changing it only before any response exists, and the push says so when it cannot. Records are
+  upserted by stable sample id (``external_id``); the ids already there are listed once, so a
+  re-push adds nothing and an extended file adds only the new samples. LLM-judge answers become
+  suggestions with their agent name. A dataset left in draft by an interrupted first push is
+  deleted and created again.
+* **pull** returns all responses (submitted, draft, discarded) with usernames, values mapped back
+  to the rubric's meaning and candidate ids via the order recorded in each record's metadata, and
+  suggestions as ``judge:<agent>`` rows.
+
+Configuration: ``url``/``api_key``, else ``ARGILLA_API_URL``/``ARGILLA_API_KEY``. Every SDK or
+HTTP error becomes one of :mod:`brun_label.errors` (see :mod:`.argilla_errors`).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from brun_label.backends.argilla_errors import argilla_errors
+from brun_label.backends.argilla_records import (
+    PLATFORM,
+    RecordError,
+    record_for_sample,
+    rows_for_record,
+)
+from brun_label.backends.base import ProgressFn, PullOptions, PullResult, PushOptions, PushResult
+from brun_label.errors import ConflictError, InputError, NotFoundError
+from brun_label.layout import RUBRIC_KEY, candidate_order
+from brun_label.model import Sample
+from brun_label.render_argilla import render_argilla
+from brun_label.rubric import Rubric
+from brun_label.secrets import register_secret
+from brun_label.table import make_table
+
+#: Records per bulk upsert (the server's maximum is 500; larger batches mean fewer round trips).
+BATCH_SIZE = 500
+#: Records per page when listing (the server's maximum).
+PAGE_SIZE = 1000
+TIMEOUT = 120
+RETRIES = 1
+
+
+def _question_signature(question: dict[str, Any]) -> tuple[str, str, tuple[str, ...]]:
+    settings = question.get("settings") or {}
+    options = settings.get("options") or []
+    values = tuple(str(o.get("value")) for o in options if isinstance(o, dict))
+    return str(question.get("name")), str(settings.get("type")), values
+
+
+def config_differences(existing: list[dict[str, Any]], wanted: list[dict[str, Any]]) -> list[str]:
+    """Describe how the existing dataset questions differ from the rubric's (empty when they match).
+
+    >>> q = {"name": "tone_a", "settings": {"type": "label_selection", "options": [{"value": "0"}]}}
+    >>> config_differences([q], [q]), config_differences([], [q])
+    ([], ['missing question tone_a'])
+    """
+    have = {s[0]: s for s in map(_question_signature, existing)}
+    want = {s[0]: s for s in map(_question_signature, wanted)}
+    out = [f"missing question {n}" for n in want if n not in have]
+    out += [f"extra question {n}" for n in have if n not in want]
+    out += [f"question {n} has different type or options" for n in want if n in have and have[n] != want[n]]
+    return out
+
+
+class ArgillaBackend:
+    """Push to and pull from an Argilla 2.x server."""
+
+    name = PLATFORM
+
+    def __init__(self, url: str | None = None, api_key: str | None = None) -> None:
+        self.url = (url or os.environ.get("ARGILLA_API_URL") or "").rstrip("/")
+        self.api_key = api_key or os.environ.get("ARGILLA_API_KEY") or ""
+        if not self.url:
+            raise InputError("no Argilla URL: pass --url or set ARGILLA_API_URL", field="--url")
+        if not self.api_key:
+            raise InputError("no Argilla API key: set ARGILLA_API_KEY (or name a variable with --api-key-env)",
+                             field="--api-key-env")
+        register_secret(self.api_key)
+        self._client: Any = None
+
+    # -- connection -------------------------------------------------------------------------------
+
+    @property
+    def client(self) -> Any:
+        """The ``argilla.Argilla`` client (created, and the connection checked, on first use)."""
+        if self._client is None:
+            import argilla as rg
+
+            with argilla_errors(self.url, "log in"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self._client = rg.Argilla(api_url=self.url, api_key=self.api_key, timeout=TIMEOUT,
+                                          retries=RETRIES)
+        return self._client
+
+    def _request(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
+        with argilla_errors(self.url, what):
+            response = self.client.http_client.request(method, path, **kwargs)
+            response.raise_for_status()
+            return response.json() if response.content else None
+
+    def _workspace(self, name: str | None) -> dict[str, Any]:
+        items = self._request("GET", "/api/v1/me/workspaces", "list workspaces")["items"]
+        if name is None:
+            if not items:
+                raise NotFoundError(f"Argilla at {self.url}: this user belongs to no workspace (pass --workspace)")
+            return dict(items[0])
+        for ws in items:
+            if ws["name"] == name:
+                return dict(ws)
+        known = ", ".join(sorted(w["name"] for w in items)) or "none"
+        raise NotFoundError(f"Argilla at {self.url}: no workspace {name!r} for this user (known: {known})")
+
+    def _dataset(self, name: str, workspace: dict[str, Any]) -> dict[str, Any] | None:
+        items = self._request("GET", "/api/v1/me/datasets", "list datasets",
+                              params={"workspace_id": workspace["id"], "name": name})["items"]
+        matches = [d for d in items if d["name"] == name]
+        return dict(matches[0]) if matches else None
+
+    def _questions(self, dataset_id: str) -> list[dict[str, Any]]:
+        return list(self._request("GET", f"/api/v1/datasets/{dataset_id}/questions", "list questions")["items"])
+
+    def _fields(self, dataset_id: str) -> list[dict[str, Any]]:
+        return list(self._request("GET", f"/api/v1/datasets/{dataset_id}/fields", "list fields")["items"])
+
+    def _records(self, dataset_id: str, include: Sequence[str] = ()) -> Iterator[tuple[list[dict[str, Any]], int]]:
+        offset = 0
+        while True:
+            params: dict[str, Any] = {"offset": offset, "limit": PAGE_SIZE}
+            if include:
+                params["include"] = list(include)
+            page = self._request("GET", f"/api/v1/datasets/{dataset_id}/records", "list records", params=params)
+            items = page.get("items") or []
+            yield items, int(page.get("total") or 0)
+            offset += len(items)
+            if not items or offset >= int(page.get("total") or 0):
+                return
+
+    def dataset_url(self, dataset_id: str) -> str:
+        """Where annotators work on the dataset."""
+        return f"{self.url}/dataset/{dataset_id}/annotation-mode"
+
+    # -- push -------------------------------------------------------------------------------------
+
+    def _create_dataset(self, name: str, workspace: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
+        import argilla as rg
+
+        with argilla_errors(self.url, f"create dataset {name!r}"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = rg.Dataset(name=name, workspace=workspace["name"], settings=rg.Settings._from_dict(settings),
+                            client=self.client)
+            ds.create()
+        created = self._dataset(name, workspace)
+        if created is None:  # pragma: no cover - the server just created it
+            raise NotFoundError(f"Argilla at {self.url}: dataset {name!r} vanished after creation")
+        return created
+
+    def _set_distribution(self, dataset: dict[str, Any], wanted: int, dry_run: bool, notes: list[str]) -> None:
+        current = int((dataset.get("distribution") or {}).get("min_submitted") or 1)
+        if wanted == current:
+            return
+        if dry_run:
+            notes.append(f"would change annotators per item from {current} to {wanted} "
+                          "(Argilla allows it only while the dataset has no responses)")
+            return
+        with argilla_errors(self.url, "change the task distribution"):
+            response = self.client.http_client.patch(
+                f"/api/v1/datasets/{dataset['id']}",
+                json={"distribution": {"strategy": "overlap", "min_submitted": wanted}},
+            )
+            if response.status_code == 422:
+                notes.append(f"annotators per item NOT changed: it stays {current}, not {wanted}. Argilla allows "
+                             "changing the task distribution only before any response exists.")
+                return
+            response.raise_for_status()
+        notes.append(f"annotators per item changed from {current} to {wanted}")
+
+    def push(
+        self, samples: Sequence[Sample], rubric: Rubric, options: PushOptions, progress: ProgressFn | None = None
+    ) -> PushResult:
+        """Create or reuse the dataset and add the samples that are not there yet."""
+        needed = max([2, *(len(s.candidates) for s in samples)])
+        workspace = self._workspace(options.workspace)
+        dataset = self._dataset(options.target, workspace)
+        notes: list[str] = []
+        if dataset is not None and dataset.get("status") == "draft":
+            notes.append(f"dataset {options.target!r} was left unfinished (draft) by an interrupted push: recreated")
+            if not options.dry_run:
+                self._request("DELETE", f"/api/v1/datasets/{dataset['id']}", "delete the draft dataset")
+            dataset = None
+        created = dataset is None
+        if dataset is None:
+            n_slots = options.n_candidates or needed
+            self._check_slots(samples, n_slots)
+            settings = render_argilla(rubric, n_candidates=n_slots, min_submitted=options.annotators_per_item or 1)
+            if options.dry_run:
+                return PushResult(platform=PLATFORM, target=options.target, created=True, n_samples=len(samples),
+                                  n_existing=0, n_added=len(samples), dry_run=True, notes=notes)
+            dataset = self._create_dataset(options.target, workspace, settings)
+            questions = self._questions(dataset["id"])
+        else:
+            fields = self._fields(dataset["id"])
+            n_slots = sum(1 for f in fields if str(f["name"]).startswith("candidate_"))
+            if options.n_candidates and options.n_candidates != n_slots:
+                raise ConflictError(f"dataset {options.target!r} has {n_slots} candidate slots, not "
+                                    f"{options.n_candidates}; push to a new dataset to change them")
+            self._check_slots(samples, n_slots)
+            questions = self._questions(dataset["id"])
+            wanted = render_argilla(rubric, n_candidates=n_slots)
+            diffs = config_differences(questions, wanted["questions"])
+            if diffs:
+                raise ConflictError(
+                    f"dataset {options.target!r} does not match rubric {rubric.name!r} ({'; '.join(diffs[:3])}); "
+                    "Argilla cannot change the questions of a published dataset: push to a new dataset name"
+                )
+            if options.annotators_per_item:
+                self._set_distribution(dataset, options.annotators_per_item, options.dry_run, notes)
+        existing: set[str] = set()
+        if not created:
+            for page, _total in self._records(dataset["id"]):
+                existing.update(str(r.get("external_id")) for r in page)
+        todo = [s for s in samples if s.id not in existing]
+        n_existing = len(samples) - len(todo)
+        if progress is not None and n_existing:
+            progress(n_existing, len(samples))
+        result = PushResult(platform=PLATFORM, target=options.target, created=created, n_samples=len(samples),
+                            n_existing=n_existing, n_added=len(todo), dry_run=options.dry_run,
+                            url=self.dataset_url(dataset["id"]), notes=notes)
+        if options.dry_run:
+            return result
+        question_ids = {str(q["name"]): str(q["id"]) for q in questions}
+        problems: list[str] = []
+        batch_size = options.chunk_size or BATCH_SIZE
+        for start in range(0, len(todo), batch_size):
+            batch = todo[start:start + batch_size]
+            items = []
+            for sample in batch:
+                order = candidate_order(sample, seed=options.seed)
+                item, bad = record_for_sample(sample, rubric, order, n_slots, question_ids)
+                items.append(item)
+                problems += bad
+            self._request("PUT", f"/api/v1/datasets/{dataset['id']}/records/bulk",
+                          f"add records to dataset {options.target!r}", json={"items": items})
+            if progress is not None:
+                progress(len(batch), len(samples))
+        if problems:
+            notes.append(f"{len(problems)} LLM-judge answer(s) not sent as suggestions, e.g. {problems[0]}")
+        return result
+
+    @staticmethod
+    def _check_slots(samples: Sequence[Sample], n_slots: int) -> None:
+        for sample in samples:
+            if len(sample.candidates) > n_slots:
+                raise InputError(f"sample {sample.id} has {len(sample.candidates)} candidates but the dataset has "
+                                 f"{n_slots} candidate slots", field="--candidates")
+
+    # -- pull -------------------------------------------------------------------------------------
+
+    def _usernames(self) -> dict[str, str]:
+        with argilla_errors(self.url, "list users"):
+            response = self.client.http_client.get("/api/v1/users")
+            if response.status_code == 403:
+                return {}
+            response.raise_for_status()
+            return {str(u["id"]): str(u["username"]) for u in response.json()["items"]}
+
+    def pull(self, rubric: Rubric | None, options: PullOptions, progress: ProgressFn | None = None) -> PullResult:
+        """Return every annotator's responses (and the judges' suggestions) as the annotation table."""
+        workspace = self._workspace(options.workspace)
+        dataset = self._dataset(options.target, workspace)
+        if dataset is None:
+            raise NotFoundError(f"Argilla at {self.url}: no dataset {options.target!r} in workspace "
+                                f"{workspace['name']!r}")
+        question_names = {str(q["id"]): str(q["name"]) for q in self._questions(dataset["id"])}
+        usernames = self._usernames()
+        rows: list[dict[str, Any]] = []
+        invalid: list[str] = []
+        n_items = 0
+        for page, total in self._records(dataset["id"], include=("responses", "suggestions")):
+            for record in page:
+                if rubric is None:
+                    rubric = self._recorded_rubric(record)
+                try:
+                    got, bad = rows_for_record(record, rubric, usernames, question_names,
+                                               include_judge=options.include_judge)
+                except RecordError as exc:
+                    invalid.append(str(exc))
+                    continue
+                rows += got
+                invalid += bad
+                n_items += 1
+            if progress is not None:
+                progress(len(page), total)
+        for row in rows:
+            when = row.get("submitted_at")
+            if isinstance(when, str) and when and not when.endswith("Z") and "+" not in when[10:]:
+                row["submitted_at"] = when + "Z"
+        rows.sort(key=lambda r: (r["item_id"], r["candidate_id"], r["question"], r["annotator"]))
+        return PullResult(table=make_table(rows), invalid=invalid, n_items=n_items)
+
+    def _recorded_rubric(self, record: dict[str, Any]) -> Rubric:
+        from brun_label.rubrics import load_rubric
+
+        name = (record.get("metadata") or {}).get(RUBRIC_KEY)
+        if not name:
+            raise InputError("the records name no rubric (not pushed by brun-label?): pass --rubric", field="--rubric")
+        try:
+            return load_rubric(str(name))
+        except (InputError, KeyError, OSError) as exc:
+            raise InputError(f"the records were pushed with rubric {name!r}, which cannot be loaded here ({exc}): "
+                             "pass --rubric NAME|FILE", field="--rubric") from None

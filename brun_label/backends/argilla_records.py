@@ -1,0 +1,282 @@
+"""Pure mapping between samples and Argilla records, and between Argilla responses and table rows.
+
+No SDK, no network: the Argilla adapter (:mod:`brun_label.backends.argilla`) sends and receives
+the JSON built and read here (the shapes of argilla-server's ``/api/v1`` records endpoints).
+
+* :func:`record_for_sample` builds the bulk-upsert item of one sample: ``external_id`` is the
+  stable sample id (so a re-push upserts, never duplicates), fields come from
+  :func:`~brun_label.layout.task_fields` in the recorded candidate order, metadata holds the
+  category (visible) and the sample id, order and rubric (hidden from annotators), and LLM-judge
+  answers become suggestions with their agent name.
+* :func:`rows_for_record` turns one pulled record into annotation-table rows: one per response
+  value (with the response's status and the annotator's username) and one per suggestion
+  (annotator ``judge:<agent>``), mapped back to candidate ids and rubric values.
+
+Examples
+--------
+>>> from brun_label.model import sample_from_dict
+>>> from brun_label.rubrics import load_rubric
+>>> r = load_rubric("de-escalation")
+>>> s = sample_from_dict({"id": "s1", "prompt": "You ruined my wedding!", "judge_model": "gpt-4o",
+...     "judge": {"preference": "c2"},
+...     "candidates": [{"id": "c1", "text": "So sorry!", "judge": {"tone_zone": -2}},
+...                    {"id": "c2", "text": "I hear you."}]})
+>>> qids = {name: f"q-{name}" for name in ("tone_zone_a", "tone_zone_b", "preference")}
+>>> rec, problems = record_for_sample(s, r, ["c2", "c1"], 2, qids)
+>>> rec["external_id"], rec["fields"]["candidate_a"], rec["metadata"]["brun_order"]
+('s1', 'I hear you.', ['c2', 'c1'])
+>>> [(x["question_id"], x["value"], x["agent"]) for x in rec["suggestions"]]
+[('q-tone_zone_b', '-2', 'gpt-4o'), ('q-preference', 'a', 'gpt-4o')]
+>>> record = {"external_id": "s1", "metadata": rec["metadata"],
+...     "responses": [{"user_id": "u1", "status": "submitted", "updated_at": "2025-01-01T00:00:00",
+...                    "values": {"tone_zone_a": {"value": "0"}, "preference": {"value": "b"}}}],
+...     "suggestions": [{"question_id": "q-tone_zone_b", "value": "-2", "agent": "gpt-4o",
+...                      "updated_at": "2025-01-01T00:00:00"}]}
+>>> rows, bad = rows_for_record(record, r, {"u1": "ann1"}, {v: k for k, v in qids.items()})
+>>> [(x["candidate_id"], x["question"], x["annotator"], x["value"]) for x in rows]
+[('c2', 'tone_zone', 'ann1', 0), ('', 'preference', 'ann1', 'c1'), ('c1', 'tone_zone', 'judge:gpt-4o', -2)]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from brun_label.layout import (
+    ORDER_KEY,
+    RUBRIC_KEY,
+    SAMPLE_ID_KEY,
+    AnswerError,
+    decode_answer,
+    encode_answer,
+    task_fields,
+)
+from brun_label.model import JUDGE_PREFIX, Sample
+from brun_label.rubric import BOTH_BAD, TIE, Question, Rubric, slot_name
+
+PLATFORM = "argilla"
+#: Agent name of judge answers whose sample names no judge model.
+DEFAULT_AGENT = "llm-judge"
+#: Argilla response statuses, kept as they are in the table.
+STATUSES = ("submitted", "draft", "discarded")
+
+
+class RecordError(ValueError):
+    """A pulled record lacks what brun-label needs (its candidate order or sample id)."""
+
+
+def argilla_value(question: Question, value: Any, order: Sequence[str]) -> Any:
+    """Return the value Argilla stores for a rubric answer (checked against the rubric).
+
+    Ratings are integers, flags lists of strings, everything else text (a scale's ``-2`` is the
+    label value ``"-2"``, a preferred candidate its position letter).
+
+    >>> from brun_label.rubrics import load_rubric
+    >>> r = load_rubric("project-architect")
+    >>> argilla_value(r.question("preference"), "c9", ["c1", "c9"])
+    'b'
+    >>> argilla_value(r.question("actionability"), 4, ["c1", "c9"]), argilla_value(r.question("plan_depth"), -1, [])
+    (4, '-1')
+    >>> argilla_value(r.question("plan_depth"), 5, ["c1", "c9"])
+    Traceback (most recent call last):
+    ...
+    brun_label.layout.AnswerError: plan_depth: 5 is not an option
+    """
+    if question.type == "preference":
+        if value not in (TIE, BOTH_BAD) and value not in order:
+            raise AnswerError(f"{question.name}: {value!r} is not a candidate of this sample")
+        return encode_answer(question, value, order)
+    if question.type == "text":
+        return str(value)
+    if question.type == "flags":
+        items = value if isinstance(value, list | tuple) else [value]
+        allowed = {str(v) for v in question.values()}
+        bad = [v for v in items if str(v) not in allowed]
+        if bad:
+            raise AnswerError(f"{question.name}: {bad[0]!r} is not an option")
+        return sorted({str(v) for v in items})
+    if question.type in ("scale", "rating"):
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise AnswerError(f"{question.name}: {value!r} is not an option")
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            raise AnswerError(f"{question.name}: {value!r} is not an option") from None
+        if number not in question.values():
+            raise AnswerError(f"{question.name}: {value!r} is not an option")
+        return number if question.type == "rating" else str(number)
+    if str(value) not in [str(v) for v in question.values()]:
+        raise AnswerError(f"{question.name}: {value!r} is not an option")
+    return str(value)
+
+
+def _judge_suggestions(
+    judge: Mapping[str, Any] | None,
+    rubric: Rubric,
+    scope: str,
+    position: int | None,
+    order: Sequence[str],
+    agent: str,
+    question_ids: Mapping[str, str],
+    problems: list[str],
+    where: str,
+) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for name, value in (judge or {}).items():
+        if value is None:
+            continue
+        try:
+            question = rubric.question(name)
+        except KeyError:
+            problems.append(f"{where}: judge answer for {name!r}, which is not a question of rubric {rubric.name}")
+            continue
+        if question.scope != scope:
+            problems.append(f"{where}: judge answer for {name!r} belongs on the {question.scope}, not the {scope}")
+            continue
+        slot = slot_name(name, position) if position is not None else name
+        if slot not in question_ids:
+            continue
+        try:
+            stored = argilla_value(question, value, order)
+        except AnswerError as exc:
+            problems.append(f"{where}: judge {exc}")
+            continue
+        if stored == []:
+            continue  # Argilla stores no empty multi-label suggestion; "no flags" is the absence of one
+        out.append({"question_id": question_ids[slot], "value": stored, "agent": agent, "type": "model"})
+    return out
+
+
+def record_for_sample(
+    sample: Sample,
+    rubric: Rubric,
+    order: Sequence[str],
+    n_slots: int,
+    question_ids: Mapping[str, str],
+) -> tuple[dict[str, Any], list[str]]:
+    """Return the bulk-upsert item for ``sample`` and the judge answers that could not be used.
+
+    ``question_ids`` maps the dataset's question names (``tone_zone_a``…) to their server ids;
+    empty candidate slots are left out of the fields (Argilla rejects empty text).
+    """
+    fields = task_fields(sample, order, n_slots)
+    fields.pop("category", None)
+    record_fields = {k: v for k, v in fields.items() if v != ""}
+    metadata = {
+        "category": sample.category,
+        SAMPLE_ID_KEY: sample.id,
+        ORDER_KEY: list(order),
+        RUBRIC_KEY: rubric.name,
+    }
+    problems: list[str] = []
+    suggestions: list[dict[str, Any]] = []
+    for position, cid in enumerate(order):
+        cand = sample.candidate(cid)
+        agent = cand.judge_model or sample.judge_model or DEFAULT_AGENT
+        suggestions += _judge_suggestions(cand.judge, rubric, "candidate", position, order, agent,
+                                          question_ids, problems, f"sample {sample.id} candidate {cid}")
+    agent = sample.judge_model or DEFAULT_AGENT
+    suggestions += _judge_suggestions(sample.judge, rubric, "item", None, order, agent, question_ids,
+                                      problems, f"sample {sample.id}")
+    record: dict[str, Any] = {"external_id": sample.id, "fields": record_fields, "metadata": metadata}
+    if suggestions:
+        record["suggestions"] = suggestions
+    return record, problems
+
+
+def record_order(record: Mapping[str, Any]) -> tuple[str, list[str]]:
+    """Return ``(sample_id, candidate order)`` recorded on a pulled record.
+
+    >>> record_order({"external_id": "s1", "metadata": {"brun_order": ["c2", "c1"]}})
+    ('s1', ['c2', 'c1'])
+    """
+    metadata = record.get("metadata") or {}
+    order = metadata.get(ORDER_KEY)
+    sample_id = metadata.get(SAMPLE_ID_KEY) or record.get("external_id")
+    if not isinstance(order, list) or not all(isinstance(x, str) for x in order) or not sample_id:
+        raise RecordError(f"record {record.get('external_id') or record.get('id')} was not pushed by brun-label "
+                          f"(no {ORDER_KEY} metadata)")
+    return str(sample_id), list(order)
+
+
+def _rows(
+    rubric: Rubric,
+    item_id: str,
+    order: Sequence[str],
+    values: Mapping[str, Any],
+    annotator: str,
+    status: str,
+    submitted_at: Any,
+    invalid: list[str],
+) -> list[dict[str, Any]]:
+    rows = []
+    for slot, raw in values.items():
+        try:
+            decoded = decode_answer(rubric, slot, raw, order)
+        except AnswerError as exc:
+            invalid.append(f"item {item_id}, {annotator}: {exc}")
+            continue
+        for candidate_id, question, value in decoded:
+            rows.append({
+                "item_id": item_id,
+                "candidate_id": candidate_id,
+                "question": question,
+                "annotator": annotator,
+                "value": value,
+                "status": status,
+                "platform": PLATFORM,
+                "submitted_at": submitted_at,
+            })
+    return rows
+
+
+def rows_for_record(
+    record: Mapping[str, Any],
+    rubric: Rubric,
+    usernames: Mapping[str, str],
+    question_names: Mapping[str, str],
+    *,
+    include_judge: bool = True,
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Return the table rows of one pulled record and the answers that do not fit the rubric.
+
+    A response with no values (a discarded record, usually) gives one row per question slot of
+    the record with value ``None``, so its status is not lost.
+    """
+    item_id, order = record_order(record)
+    invalid: list[str] = []
+    rows: list[dict[str, Any]] = []
+    for response in record.get("responses") or []:
+        user_id = str(response.get("user_id"))
+        annotator = usernames.get(user_id, user_id)
+        status = str(response.get("status") or "submitted")
+        when = response.get("updated_at") or response.get("inserted_at")
+        values = {slot: v.get("value") if isinstance(v, Mapping) else v
+                  for slot, v in (response.get("values") or {}).items()}
+        if not values:
+            rows += [{"item_id": item_id, "candidate_id": cid, "question": q, "annotator": annotator,
+                      "value": None, "status": status, "platform": PLATFORM, "submitted_at": when}
+                     for cid, q in question_slots(rubric, order)]
+            continue
+        rows += _rows(rubric, item_id, order, values, annotator, status, when, invalid)
+    if include_judge:
+        for suggestion in record.get("suggestions") or []:
+            slot = question_names.get(str(suggestion.get("question_id")))
+            if slot is None:
+                continue
+            annotator = JUDGE_PREFIX + str(suggestion.get("agent") or DEFAULT_AGENT)
+            when = suggestion.get("updated_at") or suggestion.get("inserted_at")
+            rows += _rows(rubric, item_id, order, {slot: suggestion.get("value")}, annotator, "submitted", when,
+                          invalid)
+    return rows, invalid
+
+
+def question_slots(rubric: Rubric, order: Sequence[str]) -> list[tuple[str, str]]:
+    """Return ``(candidate_id, question)`` for every question asked about a record.
+
+    >>> from brun_label.rubrics import load_rubric
+    >>> question_slots(load_rubric("de-escalation"), ["c1", "c2"])[:2]
+    [('c1', 'tone_zone'), ('c1', 'liability_flags')]
+    """
+    out = [(cid, q.name) for cid in order for q in rubric.questions if q.scope == "candidate"]
+    return out + [("", q.name) for q in rubric.questions if q.scope == "item"]
