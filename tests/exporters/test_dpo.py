@@ -209,7 +209,7 @@ def test_agreement_gate_matches_per_flag_keys_and_ignores_uncomputable_alpha():
 
 def test_nothing_to_export_is_a_gate_failure_and_writes_nothing(tmp_path):
     t = table(item_rows("s1", {"a": [0, 0, 1], "b": [2, 2, 2]}))
-    with pytest.raises(GateError, match="nothing to export.*split 1"):
+    with pytest.raises(GateError, match=r"nothing to export.*split 1"):
         export_dpo(t, [sample("s1", ["a", "b"])], RUBRIC, tmp_path / "p.jsonl", NO_ALPHA)
     assert list(tmp_path.iterdir()) == []
 
