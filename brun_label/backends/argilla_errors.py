@@ -3,8 +3,6 @@
 Examples
 --------
 >>> import httpx
-from argilla._exceptions import ArgillaCredentialsError, ArgillaError
-from argilla._exceptions._api import ArgillaAPIError
 >>> err = map_error(httpx.ConnectError("[Errno 111] Connection refused"), "http://127.0.0.1:1")
 >>> type(err).__name__, str(err)
 ('BackendConnectionError', 'cannot reach Argilla at http://127.0.0.1:1 ([Errno 111] Connection refused); check --url or ARGILLA_API_URL')
