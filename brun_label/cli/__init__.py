@@ -31,6 +31,8 @@ _COMMANDS: dict[str, str] = {
     "push": "brun_label.cli.push:push",
     "pull": "brun_label.cli.pull:pull",
     "export": "brun_label.cli.export:export",
+    "draft": "brun_label.cli.draft:draft",
+    "judge": "brun_label.cli.judge:judge",
 }
 
 
