@@ -224,7 +224,7 @@ def chunks(tasks: Iterable[dict[str, Any]], max_tasks: int, max_bytes: int) -> I
     batch: list[dict[str, Any]] = []
     size = 2
     for task in tasks:
-        n = len(json.dumps(task, ensure_ascii=False).encode("utf-8")) + 1
+        n = len(json.dumps(task, ensure_ascii=False).encode("utf-8")) + 2  # ", " between tasks
         if batch and (len(batch) >= max_tasks or size + n > max_bytes):
             yield batch
             batch, size = [], 2
@@ -297,7 +297,10 @@ def _user_id(raw: Any) -> int | None:
 
 
 def skip_question(rubric: Rubric) -> str:
-    """The question under which an annotation skipped with no answer is recorded (value None)."""
+    """The question under which an annotation with no answer (a skip) is recorded, with value None.
+
+    Shared with the Argilla backend, so both record a skip the same way.
+    """
     pref = rubric.preference_question()
     if pref is not None:
         return pref.name
@@ -358,8 +361,12 @@ class TaskReader:
                   when, f"task {task_id} prediction {model_version!r}")
 
     def _add(self, sid: str, order: list[str], result: list[Any], who: str, status: str, when: Any, where: str) -> None:
+        if not result:
+            # An annotation with no answers (a skip, usually): one row with no value keeps its status.
+            self.rows.append({"item_id": sid, "candidate_id": "", "question": self.skip_question, "annotator": who,
+                              "value": None, "status": status, "platform": PLATFORM, "submitted_at": when})
+            return
         seen: set[str] = set()
-        n_rows = len(self.rows)
         for region in result:
             try:
                 answers = self.reader.read(region, order)
@@ -374,7 +381,3 @@ class TaskReader:
             for cid, question, value in answers:
                 self.rows.append({"item_id": sid, "candidate_id": cid, "question": question, "annotator": who,
                                   "value": value, "status": status, "platform": PLATFORM, "submitted_at": when})
-        if status == "skipped" and len(self.rows) == n_rows:
-            # Keep a trace of a skip with no answers: one row, no value.
-            self.rows.append({"item_id": sid, "candidate_id": "", "question": self.skip_question, "annotator": who,
-                              "value": None, "status": status, "platform": PLATFORM, "submitted_at": when})
