@@ -183,10 +183,13 @@ def counted(table: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
     (['ann1'], {'not_submitted': 1, 'judge': 1})
     """
     submitted = (table["status"] == "submitted").to_numpy()
-    judge = table["annotator"].astype(str).str.startswith(JUDGE_PREFIX).to_numpy()
+    # Few distinct annotators: test the prefix once per name, not once per row.
+    codes, names = pd.factorize(table["annotator"])
+    is_judge = np.fromiter((str(a).startswith(JUDGE_PREFIX) for a in names), dtype=bool, count=len(names))
+    judge = is_judge[codes] if len(names) else np.zeros(len(table), dtype=bool)
     keep = submitted & ~judge
     ignored = {"not_submitted": int((~submitted).sum()), "judge": int((submitted & judge).sum())}
-    return table.loc[keep], ignored
+    return (table if keep.all() else table.loc[keep]), ignored
 
 
 def _n_flags(value: Any) -> int:
@@ -202,115 +205,55 @@ def _n_flags(value: Any) -> int:
         return 1
 
 
-def _last(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    return df.drop_duplicates(keys, keep="last")
+def _keep_last(keys: np.ndarray) -> np.ndarray:
+    """Boolean mask keeping the last occurrence of each key (the annotator's last answer)."""
+    return np.asarray(~pd.Series(keys).duplicated(keep="last").to_numpy(), dtype=bool) if len(keys) else np.zeros(0, bool)
 
 
-def annotator_verdicts(rows: pd.DataFrame, rubric: Rubric) -> tuple[pd.DataFrame, int]:
-    """Return one row per (item, candidate, annotator) with ``good``, ``bad``, ``flagged`` (0/1).
-
-    ``rows`` are counted rows. Also returns how many zone votes had a value that is not an option.
-    """
-    zq = rubric.zone_question()
-    if zq is None:
-        raise GateConfigError("rubric", f"rubric {rubric.name!r} has no zone question (a scale with a target)")
-    flag_names = [q.name for q in rubric.flag_questions()]
-    is_cand = rows["candidate_id"] != ""
-    zone = rows.loc[is_cand & (rows["question"] == zq.name), [*_KEYS, "value"]]
-    zone = _last(zone, _KEYS)
-    valid = zone["value"].isin(zq.values())
-    n_invalid = int((~valid).sum())
-    zone = zone.loc[valid]
-    in_zone = (zone["value"] == zq.target).to_numpy()
-    zone_part = pd.DataFrame({
-        "item_id": zone["item_id"].to_numpy(),
-        "candidate_id": zone["candidate_id"].to_numpy(),
-        "annotator": zone["annotator"].to_numpy(),
-        "in_zone": in_zone.astype(np.int8),
-        "out_zone": (~in_zone).astype(np.int8),
-        "flagged": np.zeros(len(zone), dtype=np.int8),
-    })
-    parts = [zone_part]
-    if flag_names:
-        flags = rows.loc[is_cand & rows["question"].isin(flag_names), [*_KEYS, "question", "value"]]
-        flags = _last(flags, [*_KEYS, "question"])
-        n = np.fromiter((_n_flags(v) for v in flags["value"].to_numpy()), dtype=np.int64, count=len(flags))
-        parts.append(pd.DataFrame({
-            "item_id": flags["item_id"].to_numpy(),
-            "candidate_id": flags["candidate_id"].to_numpy(),
-            "annotator": flags["annotator"].to_numpy(),
-            "in_zone": np.zeros(len(flags), dtype=np.int8),
-            "out_zone": np.zeros(len(flags), dtype=np.int8),
-            "flagged": (n > 0).astype(np.int8),
-        }))
-    votes = pd.concat(parts, ignore_index=True) if len(parts) > 1 else zone_part
-    per = votes.groupby(_KEYS, sort=False, observed=True)[["in_zone", "out_zone", "flagged"]].max()
-    flagged = per["flagged"].to_numpy()
-    out = pd.DataFrame({
-        "good": ((per["in_zone"].to_numpy() == 1) & (flagged == 0)).astype(np.int8),
-        "bad": ((per["out_zone"].to_numpy() == 1) | (flagged == 1)).astype(np.int8),
-        "flagged": flagged.astype(np.int8),
-    }, index=per.index).reset_index()
-    return out, n_invalid
+def _positions(index: pd.Index, values: Any) -> np.ndarray:
+    """``index.get_indexer(values)`` as int64 (-1 when absent); accepts arrays as well as Index."""
+    getter: Any = index.get_indexer  # the stubs accept only Index; arrays avoid a 1M-row copy
+    return np.asarray(getter(values), dtype=np.int64)
 
 
-def candidate_verdicts(per_annotator: pd.DataFrame, candidates: pd.DataFrame, gates: Gates) -> pd.DataFrame:
-    """Return every sample candidate with ``n``, ``n_good``, ``n_bad``, ``n_flagged`` and ``verdict``.
+def _shares(part: np.ndarray, n: np.ndarray) -> np.ndarray:
+    return np.where(n > 0, part / np.maximum(n, 1), 0.0)
 
-    Candidates nobody voted on get ``n == 0`` (verdict ``thin``).
-    """
-    agg = per_annotator.groupby(["item_id", "candidate_id"], sort=False, observed=True).agg(
-        n=("good", "size"), n_good=("good", "sum"), n_bad=("bad", "sum"), n_flagged=("flagged", "sum")
-    ).reset_index()
-    out = candidates.merge(agg, on=["item_id", "candidate_id"], how="left", sort=False)
-    for col in ("n", "n_good", "n_bad", "n_flagged"):
-        out[col] = out[col].fillna(0).astype(np.int64)
-    n = out["n"].to_numpy().astype(float)
-    enough = n >= gates.min_annotators
-    good = (
-        enough
-        & (out["n_good"].to_numpy() >= gates.min_share * n - _EPS)
-        & (out["n_flagged"].to_numpy() <= gates.max_flag_share * n + _EPS)
+
+@dataclass
+class _Codes:
+    """Integer codes of the counted rows, so every grouping is a bincount or an int64 hash."""
+
+    item: np.ndarray  # index into the sample items, -1 when unknown
+    cand: np.ndarray  # index into the candidates frame, -1 when unknown or an item question
+    ann: np.ndarray  # annotator code
+    n_ann: int
+    cand_key_of_value: Any  # maps a value (a candidate id) of a row's item to a candidate index
+
+
+def _codes(rows: pd.DataFrame, cands: pd.DataFrame, item_index: pd.Index) -> _Codes:
+    item = _positions(item_index, rows["item_id"].to_numpy())
+    # Key every (item, candidate) pair by (item index, candidate-id code over frame and rows).
+    all_codes, cand_uniques = pd.factorize(
+        np.concatenate([cands["candidate_id"].to_numpy(dtype=object), rows["candidate_id"].to_numpy(dtype=object)])
     )
-    bad = enough & ~good & (out["n_bad"].to_numpy() >= gates.min_share * n - _EPS)
-    out["verdict"] = np.select([good, bad, ~enough], ["good", "bad", "thin"], default="split")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out["good_share"] = np.where(n > 0, out["n_good"].to_numpy() / np.maximum(n, 1), 0.0)
-        out["bad_share"] = np.where(n > 0, out["n_bad"].to_numpy() / np.maximum(n, 1), 0.0)
-    return out
+    uniq = pd.Index(cand_uniques)
+    frame_item = _positions(item_index, cands["item_id"].to_numpy())
+    frame_cand = np.asarray(all_codes[: len(cands)], dtype=np.int64)
+    width = len(uniq) + 1
+    frame_keys = pd.Index(frame_item * width + frame_cand)
+    row_keys = item * width + np.asarray(all_codes[len(cands):], dtype=np.int64)
+    cand = _positions(frame_keys, row_keys)
+    cand[item < 0] = -1
+    ann_codes, ann_uniques = pd.factorize(rows["annotator"])
 
+    def cand_key_of_value(row_item: np.ndarray, values: pd.Series) -> np.ndarray:
+        vcodes = _positions(uniq, values.astype(str).to_numpy())
+        out = _positions(frame_keys, row_item * width + vcodes)
+        out[(vcodes < 0) | (row_item < 0)] = -1
+        return out
 
-def preference_votes(rows: pd.DataFrame, rubric: Rubric) -> tuple[pd.DataFrame, pd.Series]:
-    """Return ``(votes, totals)``: counted preference votes per ``(item_id, value)`` and per item.
-
-    ``votes`` has columns ``item_id``, ``value``, ``votes``; ``totals`` maps item ids to the number
-    of annotators who gave a preference. Empty when the rubric has no preference question.
-    """
-    pq = rubric.preference_question()
-    if pq is None:
-        return pd.DataFrame({"item_id": [], "value": [], "votes": []}), pd.Series(dtype=np.int64)
-    pref = rows.loc[rows["question"] == pq.name, ["item_id", "annotator", "value"]]
-    pref = _last(pref, ["item_id", "annotator"])
-    pref = pref.loc[pref["value"].notna()]
-    values = pref["value"].astype(str)
-    votes = (
-        pd.DataFrame({"item_id": pref["item_id"].to_numpy(), "value": values.to_numpy()})
-        .groupby(["item_id", "value"], sort=False).size().rename("votes").reset_index()
-    )
-    totals = votes.groupby("item_id", sort=False)["votes"].sum()
-    return votes, totals
-
-
-def _lookup_votes(frame: pd.DataFrame, votes: pd.DataFrame, value_col: str | None, const: str | None) -> np.ndarray:
-    """Votes per row of ``frame`` for the value in ``frame[value_col]`` (or the constant ``const``)."""
-    if votes.empty or frame.empty:
-        return np.zeros(len(frame), dtype=np.int64)
-    keys = pd.DataFrame({
-        "item_id": frame["item_id"].to_numpy(),
-        "value": frame[value_col].to_numpy() if value_col is not None else const,
-    })
-    merged = keys.merge(votes, on=["item_id", "value"], how="left", sort=False)
-    return np.asarray(merged["votes"].fillna(0).to_numpy(), dtype=np.int64)
+    return _Codes(item, cand, np.asarray(ann_codes, dtype=np.int64), len(ann_uniques), cand_key_of_value)
 
 
 def select_pairs(
@@ -326,110 +269,170 @@ def select_pairs(
     ``counts["unknown_items"]`` / ``counts["unknown_candidates"]`` and otherwise ignored.
     """
     gates = gates or Gates()
+    zq = rubric.zone_question()
+    if zq is None:
+        raise GateConfigError("rubric", f"rubric {rubric.name!r} has no zone question (a scale with a target)")
+    flag_names = [q.name for q in rubric.flag_questions()]
+    pq = rubric.preference_question()
+
     rows, ignored = counted(table)
-    per_ann, n_invalid = annotator_verdicts(rows, rubric)
     cands = candidates.reset_index(drop=True)
-    cand_pos = pd.Series(np.arange(len(cands)), index=pd.MultiIndex.from_frame(cands[["item_id", "candidate_id"]]))
-    verdicts = candidate_verdicts(per_ann, cands, gates)
-    verdicts["pos"] = np.arange(len(verdicts))
+    n_c = len(cands)
+    item_index = pd.Index(pd.unique(cands["item_id"]))
+    n_i = len(item_index)
+    cand_item = _positions(item_index, cands["item_id"].to_numpy())
+    codes = _codes(rows, cands, item_index)
+    question = rows["question"].to_numpy()
+    is_cand_q = (rows["candidate_id"] != "").to_numpy()
 
-    known_items = pd.Index(cands["item_id"].unique())
-    table_items = pd.Index(rows["item_id"].unique())
-    unknown_items = int((~table_items.isin(known_items)).sum())
-    voted = per_ann[["item_id", "candidate_id"]].drop_duplicates()
-    voted = voted.loc[voted["item_id"].isin(known_items)]
-    unknown_cands = int((~pd.MultiIndex.from_frame(voted).isin(cand_pos.index)).sum())
+    # 1. Zone votes: one per (candidate, annotator), the last one; values outside the options ignored.
+    zmask = is_cand_q & (question == zq.name)
+    zvals = rows["value"].to_numpy()[zmask]
+    valid = pd.Series(zvals, dtype=object).isin(zq.values()).to_numpy()
+    n_invalid = int((~valid).sum())
+    z_cand = codes.cand[zmask][valid]
+    z_ann = codes.ann[zmask][valid]
+    z_in = np.asarray(zvals[valid] == zq.target, dtype=bool)
+    # 2. Flag answers: the last one per (candidate, annotator, flag question).
+    fmask = is_cand_q & np.isin(question, flag_names) if flag_names else np.zeros(len(rows), bool)
+    f_cand = codes.cand[fmask]
+    f_ann = codes.ann[fmask]
+    f_q = pd.Index(flag_names).get_indexer(pd.Index(question[fmask])) if flag_names else np.zeros(0, np.int64)
+    fvals = rows["value"].to_numpy()[fmask]
+    f_flag = np.fromiter((_n_flags(v) > 0 for v in fvals), dtype=bool, count=len(fvals))
 
-    votes, totals = preference_votes(rows, rubric)
+    # Unknown items and candidates (counted, never exported).
+    unknown_items = int(pd.unique(rows["item_id"].to_numpy()[codes.item < 0]).size)
+    about_cand = zmask | fmask
+    unknown = about_cand & (codes.item >= 0) & (codes.cand < 0)
+    unknown_cands = len(rows.loc[unknown, ["item_id", "candidate_id"]].drop_duplicates())
+
+    # 3. One verdict per (candidate, annotator) of the known candidates.
+    z_ok = z_cand >= 0
+    z_key = z_cand[z_ok] * codes.n_ann + z_ann[z_ok]
+    z_last = _keep_last(z_key)
+    z_key, z_in = z_key[z_last], z_in[z_ok][z_last]
+    f_ok = f_cand >= 0
+    f_key = f_cand[f_ok] * codes.n_ann + f_ann[f_ok]
+    f_last = _keep_last(f_key * max(len(flag_names), 1) + np.asarray(f_q, dtype=np.int64)[f_ok])
+    f_key, f_flag = f_key[f_last], f_flag[f_ok][f_last]
+    voters = pd.DataFrame({
+        "key": np.concatenate([z_key, f_key]),
+        "in_zone": np.concatenate([z_in, np.zeros(len(f_key), bool)]),
+        "out_zone": np.concatenate([~z_in, np.zeros(len(f_key), bool)]),
+        "flagged": np.concatenate([np.zeros(len(z_key), bool), f_flag]),
+    }).groupby("key", sort=False).max()
+    v_cand = np.asarray(voters.index.to_numpy() // codes.n_ann, dtype=np.int64)
+    v_flag = voters["flagged"].to_numpy()
+    v_good = voters["in_zone"].to_numpy() & ~v_flag
+    v_bad = voters["out_zone"].to_numpy() | v_flag
+
+    # 4. Per candidate: counts and the consensus verdict.
+    n = np.bincount(v_cand, minlength=n_c).astype(np.int64)
+    n_good = np.bincount(v_cand, weights=v_good, minlength=n_c).astype(np.int64)
+    n_bad = np.bincount(v_cand, weights=v_bad, minlength=n_c).astype(np.int64)
+    n_flagged = np.bincount(v_cand, weights=v_flag, minlength=n_c).astype(np.int64)
+    nf = n.astype(float)
+    enough = n >= gates.min_annotators
+    good = enough & (n_good >= gates.min_share * nf - _EPS) & (n_flagged <= gates.max_flag_share * nf + _EPS)
+    bad = enough & ~good & (n_bad >= gates.min_share * nf - _EPS)
+    verdict = np.select([good, bad, ~enough], ["good", "bad", "thin"], default="split")
+    good_share, bad_share = _shares(n_good, n), _shares(n_bad, n)
+    verdicts = pd.DataFrame({
+        "item_id": cands["item_id"].to_numpy(), "candidate_id": cands["candidate_id"].to_numpy(),
+        "n": n, "n_good": n_good, "n_bad": n_bad, "n_flagged": n_flagged, "verdict": verdict,
+        "good_share": good_share, "bad_share": bad_share,
+    })
+
+    # 5. Preference votes per item: for each candidate, for tie, for both_bad, in total.
+    votes_for: np.ndarray = np.zeros(n_c, dtype=np.int64)
+    ties: np.ndarray = np.zeros(n_i, dtype=np.int64)
+    both_bad: np.ndarray = np.zeros(n_i, dtype=np.int64)
+    n_pref: np.ndarray = np.zeros(n_i, dtype=np.int64)
+    if pq is not None:
+        pmask = (question == pq.name) & (codes.item >= 0)
+        p_item, p_ann = codes.item[pmask], codes.ann[pmask]
+        pvals = rows["value"][pmask]
+        p_last = _keep_last(p_item * codes.n_ann + p_ann) & pvals.notna().to_numpy()
+        # keep_last must see every answer (a later blank replaces an earlier vote), so filter after.
+        p_item, pvals = p_item[p_last], pvals[p_last].astype(str)
+        n_pref = np.bincount(p_item, minlength=n_i).astype(np.int64)
+        ties = np.bincount(p_item, weights=(pvals == TIE).to_numpy(), minlength=n_i).astype(np.int64)
+        both_bad = np.bincount(p_item, weights=(pvals == BOTH_BAD).to_numpy(), minlength=n_i).astype(np.int64)
+        p_cand = codes.cand_key_of_value(p_item, pvals)
+        votes_for = np.bincount(p_cand[p_cand >= 0], minlength=n_c).astype(np.int64)
     slack = 1.0 - gates.min_share
 
-    # Pairs: every (good, bad) combination within an item.
-    good = verdicts.loc[verdicts["verdict"] == "good"]
-    bad = verdicts.loc[verdicts["verdict"] == "bad"]
-    cols = ["item_id", "candidate_id", "n", "good_share", "bad_share", "pos"]
-    pairs = good[cols].merge(bad[cols], on="item_id", suffixes=("_c", "_r"), sort=False)
-    n_pref = pairs["item_id"].map(totals).fillna(0).to_numpy().astype(np.int64)
-    contra = (
-        _lookup_votes(pairs, votes, "candidate_id_r", None)
-        + _lookup_votes(pairs, votes, None, TIE)
-        + _lookup_votes(pairs, votes, None, BOTH_BAD)
-    )
-    for_chosen = _lookup_votes(pairs, votes, "candidate_id_c", None)
-    ok = contra <= slack * n_pref + _EPS
-    pairs_all = pd.DataFrame({
-        "item_id": pairs["item_id"].to_numpy(),
-        "chosen_id": pairs["candidate_id_c"].to_numpy(),
-        "rejected_id": pairs["candidate_id_r"].to_numpy(),
-        "n_annotators": np.minimum(pairs["n_c"].to_numpy(), pairs["n_r"].to_numpy()).astype(np.int64),
-        "agreement": np.minimum(pairs["good_share_c"].to_numpy(), pairs["bad_share_r"].to_numpy()),
-        "margin": pairs["good_share_c"].to_numpy() - pairs["good_share_r"].to_numpy(),
-        "n_preference_votes": n_pref,
-        "preference_share": np.where(n_pref > 0, for_chosen / np.maximum(n_pref, 1), np.nan),
-        "_pos": pairs["pos_c"].to_numpy() * (len(cands) + 1) + pairs["pos_r"].to_numpy(),
-        "_ok": ok,
+    # 6. Pairs: every (good, bad) combination within an item, in sample order.
+    gpos = np.flatnonzero(good)
+    bpos = np.flatnonzero(bad)
+    pairs = pd.DataFrame({"item": cand_item[gpos], "c": gpos}).merge(
+        pd.DataFrame({"item": cand_item[bpos], "r": bpos}), on="item", sort=False
+    ).sort_values(["c", "r"], kind="stable")
+    pi, pc, pr = pairs["item"].to_numpy(), pairs["c"].to_numpy(), pairs["r"].to_numpy()
+    contra = votes_for[pr] + ties[pi] + both_bad[pi]
+    ok = contra <= slack * n_pref[pi] + _EPS
+    sel = np.flatnonzero(ok)
+    selected = pd.DataFrame({
+        "item_id": cands["item_id"].to_numpy()[pc[sel]],
+        "chosen_id": cands["candidate_id"].to_numpy()[pc[sel]],
+        "rejected_id": cands["candidate_id"].to_numpy()[pr[sel]],
+        "n_annotators": np.minimum(n[pc[sel]], n[pr[sel]]),
+        "agreement": np.minimum(good_share[pc[sel]], bad_share[pr[sel]]),
+        "margin": good_share[pc[sel]] - good_share[pr[sel]],
+        "n_preference_votes": n_pref[pi[sel]],
+        "preference_share": np.where(
+            n_pref[pi[sel]] > 0, votes_for[pc[sel]] / np.maximum(n_pref[pi[sel]], 1), np.nan
+        ),
     })
-    pairs_all = pairs_all.sort_values("_pos", kind="stable")
-    selected = pairs_all.loc[pairs_all["_ok"]].drop(columns=["_pos", "_ok"]).reset_index(drop=True)
 
-    # KTO rows: every candidate with a clear verdict that the preference votes do not contradict.
-    clear = verdicts.loc[verdicts["verdict"].isin(["good", "bad"])]
-    is_good = (clear["verdict"] == "good").to_numpy()
-    k_pref = clear["item_id"].map(totals).fillna(0).to_numpy().astype(np.int64)
-    k_contra = np.where(
-        is_good,
-        _lookup_votes(clear, votes, None, BOTH_BAD),
-        _lookup_votes(clear, votes, "candidate_id", None),
-    )
-    k_ok = k_contra <= slack * k_pref + _EPS
+    # 7. KTO rows: every candidate with a clear verdict that the preference votes do not contradict.
+    clear = np.flatnonzero(good | bad)
+    is_good = good[clear]
+    k_contra = np.where(is_good, both_bad[cand_item[clear]], votes_for[clear])
+    k_ok = k_contra <= slack * n_pref[cand_item[clear]] + _EPS
+    kc = clear[k_ok]
     kto = pd.DataFrame({
-        "item_id": clear["item_id"].to_numpy(),
-        "candidate_id": clear["candidate_id"].to_numpy(),
-        "label": is_good,
-        "n_annotators": clear["n"].to_numpy().astype(np.int64),
-        "agreement": np.where(is_good, clear["good_share"].to_numpy(), clear["bad_share"].to_numpy()),
-    }).loc[k_ok].reset_index(drop=True)
+        "item_id": cands["item_id"].to_numpy()[kc],
+        "candidate_id": cands["candidate_id"].to_numpy()[kc],
+        "label": good[kc],
+        "n_annotators": n[kc],
+        "agreement": np.where(good[kc], good_share[kc], bad_share[kc]),
+    })
 
-    # One reason per item.
-    v = verdicts["verdict"]
-    per_item = pd.DataFrame({
-        "item_id": verdicts["item_id"].to_numpy(),
-        "cands": 1,
-        "good": (v == "good").to_numpy().astype(np.int64),
-        "bad": (v == "bad").to_numpy().astype(np.int64),
-        "thin": (v == "thin").to_numpy().astype(np.int64),
-        "zero": (verdicts["n"] == 0).to_numpy().astype(np.int64),
-    }).groupby("item_id", sort=False).sum()
-    n_pairs = pairs_all.groupby("item_id", sort=False).size()
-    n_ok = pairs_all.loc[pairs_all["_ok"]].groupby("item_id", sort=False).size()
-    p_all = n_pairs.reindex(per_item.index, fill_value=0).to_numpy()
-    p_ok = n_ok.reindex(per_item.index, fill_value=0).to_numpy()
-    c = per_item["cands"].to_numpy()
+    # 8. One reason per item.
+    def per_item(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(cand_item, weights=mask, minlength=n_i)
+
+    c_all = per_item(np.ones(n_c, bool))
+    p_all = np.bincount(pi, minlength=n_i)
+    p_ok = np.bincount(pi[sel], minlength=n_i)
     reason = np.select(
         [
             p_ok > 0,
             p_all > 0,
-            per_item["zero"].to_numpy() == c,
-            per_item["bad"].to_numpy() == c,
-            per_item["good"].to_numpy() == c,
-            per_item["thin"].to_numpy() > 0,
+            per_item(n == 0) == c_all,
+            per_item(bad) == c_all,
+            per_item(good) == c_all,
+            per_item(~enough) > 0,
         ],
         list(REASONS[:6]),
         default="split",
     )
-    items = pd.DataFrame({"item_id": per_item.index.to_numpy(), "reason": reason})
+    items = pd.DataFrame({"item_id": item_index.to_numpy(), "reason": reason})
 
     counts: dict[str, Any] = {
         "rows": len(table),
         "counted_rows": len(rows),
         "ignored_rows": ignored,
         "invalid_votes": n_invalid,
-        "items": len(items),
-        "candidates": len(verdicts),
-        "verdicts": {k: int((v == k).sum()) for k in VERDICTS},
+        "items": n_i,
+        "candidates": n_c,
+        "verdicts": {k: int((verdict == k).sum()) for k in VERDICTS},
         "pairs": len(selected),
-        "pairs_contradicted": int((~pairs_all["_ok"]).sum()),
+        "pairs_contradicted": int((~ok).sum()),
         "kto_rows": len(kto),
         "unknown_items": unknown_items,
         "unknown_candidates": unknown_cands,
     }
-    return Selection(pairs=selected, kto=kto, items=items, candidates=verdicts.drop(columns=["pos"]), counts=counts)
+    return Selection(pairs=selected, kto=kto, items=items, candidates=verdicts, counts=counts)
