@@ -36,7 +36,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -196,13 +196,17 @@ def map_error(exc: openai.OpenAIError, config: ApiConfig, model: str | None = No
 # -- answers -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Answer:
-    """The part of a chat completion brun-label keeps (and caches)."""
+    """The part of a chat completion brun-label keeps (and caches).
+
+    ``draw`` (not cached) tells which redraw of its slot gave this answer (0: the first).
+    """
 
     content: str
     finish_reason: str | None = None
     model: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    draw: int = 0
 
     @classmethod
     def from_completion(cls, obj: Any) -> Answer:
@@ -239,26 +243,38 @@ class Answer:
 
 
 class Api:
-    """One ``AsyncOpenAI`` client with brun-label's error mapping (use ``async with``)."""
+    """One ``AsyncOpenAI`` client with brun-label's error mapping (use ``async with``).
+
+    The client is made on first use, so a run answered wholly from the cache needs no key.
+    """
 
     def __init__(self, config: ApiConfig) -> None:
         self.config = config
         self.base_url = config.resolved_base_url()
-        key = os.environ.get(config.api_key_env) or None
-        register_secret(key)
-        if key is None:
-            if urlsplit(self.base_url).hostname == "api.openai.com":
-                raise InputError(f"no API key: set ${config.api_key_env} (or name another variable "
-                                 "with --api-key-env)", field="--api-key-env")
-            key = "no-key"  # vLLM, Ollama and llama.cpp accept any key unless started with one
-        self.client = openai.AsyncOpenAI(api_key=key, base_url=self.base_url,
-                                         max_retries=config.max_retries, timeout=config.timeout)
+        self._client: openai.AsyncOpenAI | None = None
+
+    @property
+    def client(self) -> openai.AsyncOpenAI:
+        """The ``AsyncOpenAI`` client (made on first use)."""
+        if self._client is None:
+            key = os.environ.get(self.config.api_key_env) or None
+            register_secret(key)
+            if key is None:
+                if urlsplit(self.base_url).hostname == "api.openai.com":
+                    raise InputError(f"no API key: set ${self.config.api_key_env} (or name another "
+                                     "variable with --api-key-env)", field="--api-key-env")
+                key = "no-key"  # vLLM, Ollama and llama.cpp accept any key unless started with one
+            self._client = openai.AsyncOpenAI(api_key=key, base_url=self.base_url,
+                                              max_retries=self.config.max_retries,
+                                              timeout=self.config.timeout)
+        return self._client
 
     async def __aenter__(self) -> Api:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.client.close()
+        if self._client is not None:
+            await self._client.close()
 
     async def chat(self, body: Mapping[str, Any]) -> Answer:
         """Send one chat completion request; return its :class:`Answer`."""
@@ -413,7 +429,7 @@ async def _resolve(api: Api, slot: Slot, cache: RequestCache, validate: Validato
             cache.put(key, answer.to_json())  # committed now: a kill after this loses nothing
             stats.add(answer, cached=False)
         if _check(validate, slot, answer, stats) is None:
-            return answer
+            return replace(answer, draw=draw)
     stats.invalid += 1
     return None
 
@@ -427,13 +443,14 @@ async def run_requests(
     concurrency: int = 16,
     validate: Validator | None = None,
     max_redraws: int = 2,
-    on_progress: Callable[[int], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> dict[Any, Answer | None]:
     """Answer every slot (from the cache or the API) with at most ``concurrency`` requests in flight.
 
     Returns ``{slot.id: answer}``; None for a slot whose answers stayed invalid after
     ``max_redraws`` redraws. The first error that the client's retries could not fix cancels the
-    rest of the run and is raised (answers already received stay cached).
+    rest of the run and is raised (answers already received stay cached). ``on_progress(done,
+    total)`` is called after each slot.
     """
     if concurrency < 1:
         raise InputError("must be at least 1", field="--concurrency")
@@ -446,7 +463,7 @@ async def run_requests(
         for slot in queue:
             results[slot.id] = await _resolve(api, slot, cache, validate, max_redraws, stats)
             if on_progress is not None:
-                on_progress(1)
+                on_progress(len(results), len(slots))
 
     tasks = [asyncio.create_task(worker()) for _ in range(min(concurrency, len(slots)))]
     try:
@@ -542,7 +559,7 @@ async def run_batch(
                     if key not in fresh:
                         stats.add(answer, cached=True)
                     if _check(validate, slot, answer, stats) is None:
-                        results[slot.id] = answer
+                        results[slot.id] = replace(answer, draw=draw)
                         break
                     if draw >= max_redraws:
                         results[slot.id] = None

@@ -141,6 +141,8 @@ class FakeOpenAIServer:
     retry_after_ms
         ``retry-after-ms`` header sent with injected 429/500 answers (the client honours it, so
         tests stay fast).
+    force_content
+        When set, every chat answer has exactly this content (to test answers that do not fit).
     """
 
     def __init__(
@@ -152,6 +154,7 @@ class FakeOpenAIServer:
         reply_template: str = DEFAULT_TEMPLATE,
         batch_polls: int = 1,
         retry_after_ms: int = 10,
+        force_content: str | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -161,6 +164,7 @@ class FakeOpenAIServer:
         self.reply_template = reply_template
         self.batch_polls = batch_polls
         self.retry_after_ms = retry_after_ms
+        self.force_content = force_content
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
         self._failures: list[int] = []
@@ -200,7 +204,8 @@ class FakeOpenAIServer:
     def _serve(self, ready: threading.Event) -> None:
         loop = self._loop
         asyncio.set_event_loop(loop)
-        server = loop.run_until_complete(asyncio.start_server(self._connection, sock=self._sock))
+        server = loop.run_until_complete(
+            asyncio.start_server(self._connection, sock=self._sock, backlog=1024))
         ready.set()
         try:
             loop.run_forever()
@@ -307,7 +312,9 @@ class FakeOpenAIServer:
         users = [str(m.get("content", "")) for m in messages if m.get("role") == "user"]
         seed = _digest(body)
         fmt = body.get("response_format") or {}
-        if fmt.get("type") == "json_schema":
+        if self.force_content is not None:
+            content = self.force_content
+        elif fmt.get("type") == "json_schema":
             schema = fmt.get("json_schema", {}).get("schema", {})
             content = json.dumps(schema_instance(schema, seed))
         elif fmt.get("type") == "json_object":

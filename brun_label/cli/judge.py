@@ -1,0 +1,50 @@
+"""``brun-label judge``: an LLM judge answers the rubric's questions for every candidate."""
+
+from __future__ import annotations
+
+import click
+
+from brun_label.cli.draft import LazyProgress, api_options, report
+from brun_label.cli.output import info
+
+
+@click.command()
+@click.argument("samples", type=click.Path(dir_okay=False, path_type=str))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=str),
+              help="Judged samples file to write (JSONL, written atomically at the end).")
+@click.option("--rubric", required=True, help="Rubric pack name or rubric file.")
+@api_options(temperature=0.0, model_help="Model that judges.")
+def judge(samples: str, output: str, rubric: str, model: str, base_url: str | None,
+          api_key_env: str, concurrency: int, temperature: float, seed: int | None,
+          max_tokens: int | None, max_retries: int, timeout: float, cache_dir: str | None,
+          no_cache: bool, batch: bool, poll_interval: float, price_in: float | None,
+          price_out: float | None, fmt: str | None, as_json: bool) -> None:
+    """Score every candidate on the rubric with an LLM judge (structured JSON output).
+
+    The judge answers each per-candidate question (tone zone, flags, ratings) and the item
+    questions (preference) with a JSON schema built from the rubric; answers that do not fit are
+    redrawn. Scores are stored in candidate.judge / sample.judge with judge_model: the backends
+    push them as predictions, and the agreement engine compares them with humans (annotator
+    "judge:<model>"). Answers are cached like drafts: a re-run costs nothing.
+
+    \b
+    Example:
+      brun-label judge samples.jsonl -o judged.jsonl --rubric de-escalation
+      brun-label judge samples.jsonl -o judged.jsonl --rubric de-escalation --model gpt-4o --json
+    """
+    from brun_label.importers.judge import JudgeOptions, judge_file
+    from brun_label.importers.openai_client import ApiConfig
+
+    bar = LazyProgress("judging")
+    try:
+        summary = judge_file(
+            samples, output, rubric=rubric,
+            options=JudgeOptions(model=model, temperature=temperature, seed=seed, max_tokens=max_tokens),
+            api_config=ApiConfig(base_url=base_url, api_key_env=api_key_env,
+                                 max_retries=max_retries, timeout=timeout),
+            cache_dir=cache_dir, use_cache=not no_cache, concurrency=concurrency, batch=batch,
+            poll_interval=poll_interval, fmt=fmt, price_in=price_in, price_out=price_out,
+            on_progress=bar, on_status=info)
+    finally:
+        bar.close()
+    report(summary, as_json, [f"{sid}: no valid judge answer, left unjudged" for sid in summary["unjudged"]])
