@@ -111,7 +111,8 @@ def _snippet(summary: Mapping[str, Any]) -> list[str]:
     else:
         builder = "parquet" if fmt == "parquet" else "json"
         files = ", ".join(f"{k!r}: {v!r}" for k, v in data.items()) or "'train': 'pairs.jsonl'"
-        load = ["from datasets import load_dataset", "", f"data = load_dataset({builder!r}, data_files={{{files}}})"]
+        load = ["from datasets import load_dataset", "", "# paths relative to this folder",
+                f"data = load_dataset({builder!r}, data_files={{{files}}})"]
     if fmt == "kto":
         trainer, config = "KTOTrainer", "KTOConfig"
         imports = "from trl import KTOConfig, KTOTrainer"
@@ -189,9 +190,11 @@ def render_card(summary: Mapping[str, Any]) -> str:
         "## Gates",
         "",
         f"- **Clear consensus**: a candidate counts as *good* when at least {gates['min_annotators']} "
-        f"annotators judged it and at least {gates['min_share']:.0%} of them put it in the zone with no flag, "
-        f"with at most {gates['max_flag_share']:.0%} of them ticking any flag; *bad* when at least "
-        f"{gates['min_share']:.0%} put it out of the zone or flagged it.",
+        f"annotators judged it, at least {gates['min_share']:.0%} of them put it in the zone with no flag, and "
+        + ("no annotator ticked any flag (a flag is a veto)" if not gates["max_flag_share"]
+           else f"at most {gates['max_flag_share']:.0%} of them ticked any flag")
+        + f"; *bad* when at least {gates['min_share']:.0%} put it out of the zone or flagged it. "
+        "Only submitted answers count; LLM judges never vote.",
         "- **Pairs**: every good candidate against every bad candidate of the same scenario, unless more than "
         f"{1 - gates['min_share']:.0%} of the explicit preference votes chose the rejected one, a tie or both bad.",
         f"- **Agreement**: export blocked when Krippendorff's α of a gated question is below {gates['min_alpha']}"
@@ -207,7 +210,7 @@ def render_card(summary: Mapping[str, Any]) -> str:
         if info.get("krippendorff_alpha") is None:
             status = "not computable"
         out.append(f"| {q} | {_fmt_alpha(info.get('krippendorff_alpha'))} | {'yes' if info.get('gated') else 'no'} | {status} |")
-    out += ["", "## Exclusions", ""]
+    out += ["", "## Exclusions", "", "Each scenario that gave no example is counted once, under the first reason that applies.", ""]
     if excluded:
         out += ["| reason | items | meaning |", "|---|---:|---|"]
         out += [f"| {r} | {n} | {REASON_TEXT.get(r, '')} |" for r, n in excluded.items()]
