@@ -288,13 +288,17 @@ def select_pairs(
     # 1. Zone votes: one per (candidate, annotator), the last one; values outside the options ignored.
     zmask = is_cand_q & (question == zq.name)
     zvals = rows["value"].to_numpy()[zmask]
-    valid = pd.Series(zvals, dtype=object).isin(zq.values()).to_numpy()
-    n_invalid = int((~valid).sum())
+    zser = pd.Series(zvals, dtype=object)
+    valid = zser.isin(zq.values()).to_numpy()
+    n_invalid = int((~valid & zser.notna().to_numpy()).sum())  # a blank answer is missing, not invalid
     z_cand = codes.cand[zmask][valid]
     z_ann = codes.ann[zmask][valid]
     z_in = np.asarray(zvals[valid] == zq.target, dtype=bool)
     # 2. Flag answers: the last one per (candidate, annotator, flag question).
-    fmask = is_cand_q & np.isin(question, flag_names) if flag_names else np.zeros(len(rows), bool)
+    fmask = (
+        is_cand_q & np.isin(question, flag_names) & rows["value"].notna().to_numpy()
+        if flag_names else np.zeros(len(rows), bool)
+    )
     f_cand = codes.cand[fmask]
     f_ann = codes.ann[fmask]
     f_q = pd.Index(flag_names).get_indexer(pd.Index(question[fmask])) if flag_names else np.zeros(0, np.int64)

@@ -184,7 +184,7 @@ def reference(t: pd.DataFrame, items: dict[str, list[str]], gates: Gates):
             continue
         if r.question == "tone_zone" and r.candidate_id:
             zone[(r.item_id, r.candidate_id, r.annotator)] = r.value
-        elif r.question == "liability_flags" and r.candidate_id:
+        elif r.question == "liability_flags" and r.candidate_id and r.value is not None:
             flagged[(r.item_id, r.candidate_id, r.annotator)] = bool(r.value)
         elif r.question == "preference":
             pref[(r.item_id, r.annotator)] = r.value
@@ -268,3 +268,16 @@ def test_vectorised_selection_matches_the_loop_reference_on_random_tables(seed):
     assert pairs_of(sel) == want_pairs
     assert reason_of(sel) == want_reasons
     assert len(sel.pairs) > 0 and len(set(want_reasons.values())) >= 4  # the tables exercise the rules
+
+
+def test_blank_answers_are_missing_not_votes():
+    rows = item_rows("s1", {"a": [0, 0, 0], "b": [2, 2, 2]}, pref=["a", "a", "a"])
+    rows += [
+        {"item_id": "s1", "candidate_id": "a", "question": "tone_zone", "annotator": "ann4", "value": None},
+        {"item_id": "s1", "candidate_id": "a", "question": "liability_flags", "annotator": "ann5", "value": None},
+        {"item_id": "s1", "candidate_id": "", "question": "preference", "annotator": "ann6", "value": None},
+    ]
+    sel = select(table(rows), {"s1": AB})
+    assert pairs_of(sel) == [("s1", "a", "b")]
+    assert sel.pairs.iloc[0].n_annotators == 3 and sel.pairs.iloc[0].n_preference_votes == 3
+    assert sel.counts["invalid_votes"] == 0
