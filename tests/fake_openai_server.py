@@ -473,8 +473,7 @@ class FakeOpenAIServer:
         for part in msg.iter_parts():
             name = part.get_param("name", header="content-disposition")
             payload = part.get_payload(decode=True)
-            if part.get_filename():
-                filename = part.get_filename()
+            filename = part.get_filename() or filename
             fields[str(name)] = payload
         if "file" not in fields or "purpose" not in fields:
             return 400, _error("file and purpose are required", "invalid_request_error", None), {}

@@ -1,0 +1,256 @@
+"""Tests of the LLM judge: the rubric's JSON schema, answer checking, storage, and ``judge``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+
+from brun_label.cli import cli
+from brun_label.importers.judge import (
+    JUDGE_ORDER_SEED,
+    JudgeAnswerError,
+    JudgeOptions,
+    apply_judgement,
+    judge_body,
+    judge_schema,
+    parse_judgement,
+)
+from brun_label.importers.samples import read_samples
+from brun_label.layout import candidate_order
+from brun_label.model import Sample, sample_from_dict
+from brun_label.rubric import BOTH_BAD, TIE, Rubric
+from brun_label.rubrics import load_rubric
+from tests.fake_openai_server import FakeOpenAIServer, schema_instance
+
+RUBRICS = ["de-escalation", "deal-closer", "project-architect", "socratic-mentor"]
+
+
+def make_sample(sid: str = "s1", n: int = 2) -> Sample:
+    texts = ["I'm so sorry, this is all our fault, full refund today!",
+             "I understand how disruptive this is. Here is what happens next.",
+             "Per section 4.2 of our terms, no refund is due.",
+             "Thanks for flagging. Ticket 123 is open."]
+    return sample_from_dict({"id": sid, "category": "refund", "prompt": "You deleted my invoices!",
+                             "candidates": [{"id": f"{sid}-c{i}", "text": f"{texts[i]} ({sid})", "persona": f"P{i}"}
+                                            for i in range(n)]})
+
+
+def write_samples(path: Path, n: int, per: int = 2) -> Path:
+    with open(path, "w", encoding="utf-8") as fh:
+        for i in range(n):
+            fh.write(json.dumps(make_sample(f"s{i}", per).to_dict()) + "\n")
+    return path
+
+
+def _strict_ok(schema: dict[str, Any]) -> None:
+    """OpenAI strict mode: every object closes its properties and requires them all."""
+    if schema.get("type") == "object":
+        assert schema["additionalProperties"] is False
+        assert sorted(schema["required"]) == sorted(schema["properties"])
+        for sub in schema["properties"].values():
+            _strict_ok(sub)
+    if schema.get("type") == "array":
+        _strict_ok(schema["items"])
+
+
+# -- schema ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", RUBRICS)
+@pytest.mark.parametrize("n", [2, 4])
+def test_schema_is_valid_strict_and_round_trips(name: str, n: int) -> None:
+    rubric = load_rubric(name)
+    schema = judge_schema(rubric, n)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    _strict_ok(schema)
+    sample = make_sample("x", n)
+    order = candidate_order(sample, seed=JUDGE_ORDER_SEED)
+    for seed in range(8):  # answers generated from the schema always pass the rubric check
+        answer = schema_instance(schema, bytes([seed]))
+        jsonschema.validate(answer, schema)
+        j = parse_judgement(rubric, json.dumps(answer), order)
+        assert set(j.candidates) == {c.id for c in sample.candidates}
+        for scores in j.candidates.values():
+            for q in rubric.questions:
+                if q.scope == "candidate" and q.type != "text":
+                    value = scores[q.name]
+                    if q.type == "flags":
+                        assert value == sorted(set(value)) and set(value) <= set(q.values())
+                    else:
+                        assert value in q.values()
+        pref = rubric.preference_question()
+        assert pref is not None
+        assert j.item[pref.name] in [c.id for c in sample.candidates] + [TIE, BOTH_BAD]
+
+
+def test_schema_asks_what_each_rubric_needs() -> None:
+    dc = judge_schema(load_rubric("deal-closer"), 2)
+    assert dc["properties"]["objection_type"]["enum"] == ["price", "procurement", "security", "competitor", "timing", "other"]
+    assert "rationale" not in dc["properties"]  # free text is never asked
+    pa = judge_schema(load_rubric("project-architect"), 3)
+    cand = pa["properties"]["candidates"]["properties"]["C"]["properties"]
+    assert cand["actionability"]["enum"] == [1, 2, 3, 4, 5]
+    assert cand["planning_flags"]["type"] == "array"
+    assert pa["properties"]["preference"]["enum"] == ["a", "b", "c", "tie", "both_bad"]
+
+
+def test_request_body_uses_structured_output_and_shuffled_letters() -> None:
+    rubric = load_rubric("de-escalation")
+    sample = make_sample("s9", 4)
+    body, order = judge_body(rubric, sample, JudgeOptions(model="gpt-4o", seed=3))
+    assert body["response_format"]["type"] == "json_schema"
+    assert body["response_format"]["json_schema"]["strict"] is True
+    assert body["response_format"]["json_schema"]["name"] == "de-escalation_judgement"
+    assert body["model"] == "gpt-4o" and body["seed"] == 3 and body["temperature"] == 0.0
+    assert sorted(order) == sorted(c.id for c in sample.candidates)
+    user = body["messages"][1]["content"]
+    for i, cid in enumerate(order):
+        assert f"Reply {'ABCD'[i]}:\n{sample.candidate(cid).text}" in user
+    system = body["messages"][0]["content"]
+    assert "admits_fault" in system and "Doormat" in system and "both_bad" in system
+    assert judge_body(rubric, sample, JudgeOptions())[1] == judge_body(rubric, sample, JudgeOptions())[1]
+
+
+# -- checking answers --------------------------------------------------------------------------
+def _answer(**item: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {"candidates": {"A": {"tone_zone": 0, "liability_flags": []},
+                                           "B": {"tone_zone": 2, "liability_flags": ["blames_customer"]}},
+                            "preference": "a"}
+    base.update(item)
+    return base
+
+
+@pytest.mark.parametrize(("answer", "message"), [
+    ("not json", "not JSON"),
+    ("[1, 2]", "not a JSON object"),
+    (json.dumps(_answer(preference="c")), "preference: 'c' is not one of"),
+    (json.dumps(_answer(candidates={"A": {"tone_zone": 0}})), "candidates.B: missing"),
+    (json.dumps(_answer(candidates={"A": {"tone_zone": 5}, "B": {"tone_zone": 0}})), "candidates.A.tone_zone: 5"),
+    (json.dumps(_answer(candidates={"A": {"tone_zone": True}, "B": {"tone_zone": 0}})), "candidates.A.tone_zone: True"),
+    (json.dumps(_answer(candidates={"A": {"tone_zone": 0, "liability_flags": ["rude"]},
+                                    "B": {"tone_zone": 0}})), "liability_flags: ['rude']"),
+    (json.dumps({"candidates": _answer()["candidates"]}), "preference: missing"),
+])
+def test_answers_that_do_not_fit_the_rubric_are_rejected(answer: str, message: str) -> None:
+    with pytest.raises(JudgeAnswerError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        parse_judgement(load_rubric("de-escalation"), answer, ["c1", "c2"])
+
+
+def test_lenient_with_servers_without_structured_output() -> None:
+    rubric = load_rubric("de-escalation")
+    raw = {"candidates": {"a": {"tone_zone": "-1", "liability_flags": "admits_fault"},
+                          "b": {"tone_zone": 1.0}}, "preference": "TIE"}
+    j = parse_judgement(rubric, "```json\n" + json.dumps(raw) + "\n```", ["c1", "c2"])
+    assert j.candidates == {"c1": {"tone_zone": -1, "liability_flags": ["admits_fault"]},
+                            "c2": {"tone_zone": 1, "liability_flags": []}}
+    assert j.item == {"preference": "tie"}
+
+
+def test_letters_map_back_to_candidate_ids_and_scores_are_stored() -> None:
+    rubric = load_rubric("de-escalation")
+    sample = make_sample("s1", 2)
+    j = parse_judgement(rubric, json.dumps(_answer(preference="b")), ["s1-c1", "s1-c0"])
+    assert j.item == {"preference": "s1-c0"}
+    judged = apply_judgement(sample, j, "gpt-4o")
+    assert judged.candidate("s1-c1").judge == {"tone_zone": 0, "liability_flags": []}
+    assert judged.candidate("s1-c0").judge == {"tone_zone": 2, "liability_flags": ["blames_customer"]}
+    assert all(c.judge_model == "gpt-4o" for c in judged.candidates)
+    assert judged.judge == {"preference": "s1-c0"} and judged.judge_model == "gpt-4o"
+    assert judged.candidate("s1-c0").persona == "P0"  # drafting fields kept
+    assert sample_from_dict(judged.to_dict()) == judged
+
+
+# -- the command -------------------------------------------------------------------------------
+def run_cli(*args: str) -> Any:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def judge_args(tmp_path: Path, samples: Path, *extra: str, rubric: str = "de-escalation") -> list[str]:
+    return ["judge", str(samples), "-o", str(tmp_path / "out" / "judged.jsonl"),
+            "--rubric", rubric, "--max-retries", "2", *extra]
+
+
+def _check_judged(rubric: Rubric, samples: list[Sample], model: str) -> None:
+    for s in samples:
+        assert s.judge_model == model and s.judge is not None
+        assert s.judge["preference"] in [c.id for c in s.candidates] + [TIE, BOTH_BAD]
+        for c in s.candidates:
+            assert c.judge_model == model and c.judge is not None
+            asked = [q.name for q in rubric.questions if q.scope == "candidate" and q.type != "text"]
+            assert sorted(c.judge) == sorted(asked)
+
+
+def test_judge_command_end_to_end(fake_openai: FakeOpenAIServer, tmp_path: Path) -> None:
+    src = write_samples(tmp_path / "samples.jsonl", 6, per=3)
+    result = run_cli(*judge_args(tmp_path, src, "--json", "--concurrency", "3"))
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["judged"] == 6 and summary["unjudged"] == []
+    assert summary["requests"]["sent"] == 6 and fake_openai.chat_count == 6
+    assert summary["cost_usd"] is not None and summary["cost_usd"] > 0
+    rubric = load_rubric("de-escalation")
+    judged = read_samples(tmp_path / "out" / "judged.jsonl")
+    _check_judged(rubric, judged, "gpt-4o-mini")
+    for body in fake_openai.chat_bodies:
+        assert body["response_format"]["json_schema"]["strict"] is True
+    # the original texts and ids are untouched
+    assert [[c.text for c in s.candidates] for s in judged] == [[c.text for c in s.candidates]
+                                                               for s in read_samples(src)]
+
+    fake_openai.reset_counts()
+    again = run_cli(*judge_args(tmp_path, src, "--json"))
+    assert again.exit_code == 0 and fake_openai.count() == 0
+    assert json.loads(again.stdout)["requests"]["cached"] == 6
+
+
+@pytest.mark.parametrize("name", ["deal-closer", "project-architect"])
+def test_judge_other_rubrics(fake_openai: FakeOpenAIServer, tmp_path: Path, name: str) -> None:
+    src = write_samples(tmp_path / "samples.jsonl", 2)
+    result = run_cli(*judge_args(tmp_path, src, rubric=name))
+    assert result.exit_code == 0, result.output
+    judged = read_samples(tmp_path / "out" / "judged.jsonl")
+    _check_judged(load_rubric(name), judged, "gpt-4o-mini")
+    if name == "deal-closer":
+        assert all(s.judge and s.judge["objection_type"] in load_rubric(name).question("objection_type").values()
+                   for s in judged)
+
+
+def test_invalid_judge_answers_are_redrawn_then_left_unjudged(fake_openai: FakeOpenAIServer, tmp_path: Path) -> None:
+    fake_openai.force_content = '{"candidates": {}, "preference": "a"}'
+    src = write_samples(tmp_path / "samples.jsonl", 2)
+    result = run_cli(*judge_args(tmp_path, src, "--json", "--seed", "5"))
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["unjudged"] == ["s0", "s1"] and summary["requests"]["invalid"] == 2
+    assert fake_openai.chat_count == 6  # each sample asked 3 times (2 redraws)
+    assert "candidates.A: missing" in summary["problems"][0]
+    assert "no valid judge answer" in result.stderr
+    judged = read_samples(tmp_path / "out" / "judged.jsonl")
+    assert all(s.judge is None and all(c.judge is None for c in s.candidates) for s in judged)
+
+
+def test_judge_through_the_batch_api(fake_openai: FakeOpenAIServer, tmp_path: Path) -> None:
+    src = write_samples(tmp_path / "samples.jsonl", 3)
+    result = run_cli(*judge_args(tmp_path, src, "--batch", "--poll-interval", "0", "--json"))
+    assert result.exit_code == 0, result.output
+    assert fake_openai.count("batch /v1/chat/completions") == 3 and fake_openai.chat_count == 0
+    _check_judged(load_rubric("de-escalation"), read_samples(tmp_path / "out" / "judged.jsonl"), "gpt-4o-mini")
+
+
+def test_judge_errors_are_one_line(fake_openai: FakeOpenAIServer, tmp_path: Path) -> None:
+    src = write_samples(tmp_path / "samples.jsonl", 1)
+    result = run_cli(*judge_args(tmp_path, src, "--model", "nope"))
+    assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
+    assert "model 'nope' not found" in result.output
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"prompt": "x", "candidates": [{"text": "a"}]}\n', encoding="utf-8")
+    result = run_cli(*judge_args(tmp_path, bad))
+    assert result.exit_code == 2 and "bad.jsonl:1: candidates: needs at least 2 candidates" in result.output
+
+
+def test_judge_help_has_an_example() -> None:
+    result = run_cli("judge", "--help")
+    assert result.exit_code == 0 and "brun-label judge samples.jsonl -o judged.jsonl" in result.output
