@@ -42,6 +42,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from brun_label.backends.label_studio_format import DEFAULT_JUDGE_MODEL, skip_question
 from brun_label.layout import (
     ORDER_KEY,
     RUBRIC_KEY,
@@ -55,8 +56,8 @@ from brun_label.model import JUDGE_PREFIX, Sample
 from brun_label.rubric import BOTH_BAD, TIE, Question, Rubric, slot_name
 
 PLATFORM = "argilla"
-#: Agent name of judge answers whose sample names no judge model.
-DEFAULT_AGENT = "llm-judge"
+#: Agent name of judge answers whose sample names no judge model (the same as Label Studio's).
+DEFAULT_AGENT = DEFAULT_JUDGE_MODEL
 #: Argilla response statuses, kept as they are in the table.
 STATUSES = ("submitted", "draft", "discarded")
 
@@ -240,8 +241,8 @@ def rows_for_record(
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """Return the table rows of one pulled record and the answers that do not fit the rubric.
 
-    A response with no values (a discarded record, usually) gives one row per question slot of
-    the record with value ``None``, so its status is not lost.
+    A response with no values (a discarded record, usually) gives one row with value ``None``
+    under the rubric's preference question (as Label Studio's skips do), so its status is kept.
     """
     item_id, order = record_order(record)
     invalid: list[str] = []
@@ -254,9 +255,9 @@ def rows_for_record(
         values = {slot: v.get("value") if isinstance(v, Mapping) else v
                   for slot, v in (response.get("values") or {}).items()}
         if not values:
-            rows += [{"item_id": item_id, "candidate_id": cid, "question": q, "annotator": annotator,
-                      "value": None, "status": status, "platform": PLATFORM, "submitted_at": when}
-                     for cid, q in question_slots(rubric, order)]
+            rows.append({"item_id": item_id, "candidate_id": "", "question": skip_question(rubric),
+                         "annotator": annotator, "value": None, "status": status, "platform": PLATFORM,
+                         "submitted_at": when})
             continue
         rows += _rows(rubric, item_id, order, values, annotator, status, when, invalid)
     if include_judge:
@@ -270,13 +271,3 @@ def rows_for_record(
                           invalid)
     return rows, invalid
 
-
-def question_slots(rubric: Rubric, order: Sequence[str]) -> list[tuple[str, str]]:
-    """Return ``(candidate_id, question)`` for every question asked about a record.
-
-    >>> from brun_label.rubrics import load_rubric
-    >>> question_slots(load_rubric("de-escalation"), ["c1", "c2"])[:2]
-    [('c1', 'tone_zone'), ('c1', 'liability_flags')]
-    """
-    out = [(cid, q.name) for cid in order for q in rubric.questions if q.scope == "candidate"]
-    return out + [("", q.name) for q in rubric.questions if q.scope == "item"]

@@ -128,9 +128,12 @@ def skip_unheard_record_events() -> None:
 def start_worker_thread() -> threading.Thread:
     """Run an rq worker (jobs executed in this process) on the server's queues, in a daemon thread."""
     from argilla_server.jobs.queues import DEFAULT_QUEUE, HIGH_QUEUE, REDIS_CONNECTION
+    from rq.timeouts import TimerDeathPenalty
     from rq.worker import SimpleWorker
 
     class ThreadWorker(SimpleWorker):
+        death_penalty_class = TimerDeathPenalty  # SIGALRM, the default, works only in the main thread
+
         def _install_signal_handlers(self) -> None:  # signals belong to the main thread
             return None
 
