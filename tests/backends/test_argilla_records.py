@@ -13,14 +13,14 @@ from brun_label.backends.argilla_records import (
     rows_for_record,
 )
 from brun_label.layout import AnswerError
-from brun_label.model import sample_from_dict
+from brun_label.model import Sample, sample_from_dict
 from brun_label.render_argilla import render_argilla
 from brun_label.rubrics import load_rubric
 
 RUBRIC = load_rubric("de-escalation")
 
 
-def _sample(n: int = 3, **extra: object) -> object:
+def _sample(n: int = 3, **extra: object) -> Sample:
     cands = [{"id": f"c{i}", "text": f"reply {i}"} for i in range(n)]
     return sample_from_dict({"id": "s1", "prompt": "Where is my refund?", "category": "billing",
                              "candidates": cands, **extra})
