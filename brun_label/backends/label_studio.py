@@ -41,7 +41,7 @@ from brun_label.backends.label_studio_format import (
     task_payload,
     user_names,
 )
-from brun_label.errors import ConflictError, InputError, NotFoundError
+from brun_label.errors import BackendError, ConflictError, InputError, NotFoundError
 from brun_label.layout import RUBRIC_KEY, SAMPLE_ID_KEY, candidate_order
 from brun_label.model import Sample
 from brun_label.render_label_studio import render_label_studio
@@ -56,6 +56,8 @@ CHUNK_BYTES = 16 * 2**20
 #: Seconds to wait for one answer (a 10k-task export takes ≈ 20 s); connecting gets 10 s.
 READ_TIMEOUT = 600.0
 CONNECT_TIMEOUT = 10.0
+#: Label Studio refuses longer project titles (HTTP 400).
+MAX_TITLE = 50
 #: The most candidate slots a config can have (letters a..z).
 MAX_SLOTS = 26
 #: Never retry a write: the server may have applied it before the answer was lost.
@@ -169,8 +171,9 @@ class LabelStudioBackend:
     ) -> PushResult:
         """Create or reuse the project and import the samples that are not in it yet."""
         title = options.target
-        if not title.strip():
-            raise InputError("the project title is empty", field="--project")
+        if not title.strip() or len(title) > MAX_TITLE:
+            raise InputError(f"a Label Studio project title needs 1 to {MAX_TITLE} characters, got {len(title)}",
+                             field="--project")
         unique: dict[str, Sample] = {}
         for s in samples:
             unique.setdefault(s.id, s)
@@ -253,8 +256,12 @@ class LabelStudioBackend:
         done = 0
         max_tasks = options.chunk_size or CHUNK_TASKS
         for batch in chunks(payloads(), max_tasks, CHUNK_BYTES):
-            with sdk_errors(self.url, f"importing tasks ({done} of {len(todo)} done; re-run to resume)"):
-                self.client.projects.import_tasks(id=project_id, request=batch, request_options=NO_RETRY)
+            try:
+                with sdk_errors(self.url, "importing tasks"):
+                    self.client.projects.import_tasks(id=project_id, request=batch, request_options=NO_RETRY)
+            except BackendError as exc:
+                raise type(exc)(f"{exc}; {done} of {len(todo)} new samples were imported before, "
+                                "re-run the same push to resume") from None
             done += len(batch)
             if progress is not None:
                 progress(len(batch), len(todo))

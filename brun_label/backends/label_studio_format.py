@@ -327,7 +327,8 @@ class TaskReader:
             return str(raw.get("email") or raw.get("username"))
         uid = _user_id(raw)
         if uid is None:
-            return "unknown"
+            # Drafts name their user by its display string (the email) rather than its id.
+            return raw.strip() if isinstance(raw, str) and raw.strip() else "unknown"
         return self.users.get(uid, f"user:{uid}")
 
     def add_task(self, task: dict[str, Any]) -> None:

@@ -128,7 +128,7 @@ def test_task_reader_maps_positions_statuses_and_annotators(rubric, config):
                      "value": {"text": ["line 1", "line 2"]}}]),
         _ann(2, {"id": 2, "email": "ann2@x.org"}, [], cancelled=True),
         _ann(3, 99, [_choice("preference", "prompt", "tie")], cancelled=True),
-    ], drafts=[{"id": 5, "user": 2, "result": [_choice("tone_zone_b", "candidate_b", "-2")],
+    ], drafts=[{"id": 5, "user": "ann2@x.org", "result": [_choice("tone_zone_b", "candidate_b", "-2")],
                 "created_at": "2026-01-05T00:00:00Z"}]))
     got = [(r["candidate_id"], r["question"], r["annotator"], r["value"], r["status"]) for r in reader.rows]
     assert got == [
