@@ -414,20 +414,42 @@ def _check(validate: Validator | None, slot: Slot, answer: Answer, stats: RunSta
     return problem
 
 
+async def _fetch(api: Api, key: str, body: Mapping[str, Any], cache: RequestCache, stats: RunStats,
+                 inflight: dict[str, asyncio.Future[Answer]]) -> Answer:
+    """Return the answer of one request: cached, already in flight in this run, or sent now."""
+    cached = cache.get(key)
+    if cached is not None:
+        answer = Answer.from_json(cached)
+        stats.add(answer, cached=True)
+        return answer
+    pending = inflight.get(key)
+    if pending is not None:  # the very same request is on its way: wait for it, pay once
+        answer = await asyncio.shield(pending)
+        stats.add(answer, cached=True)
+        return answer
+    future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+    inflight[key] = future
+    try:
+        answer = await api.chat(body)
+        cache.put(key, answer.to_json())  # committed now: a kill after this loses nothing
+    except BaseException as exc:
+        future.set_exception(exc)
+        future.exception()  # retrieved: no "never retrieved" warning when nobody waits
+        raise
+    finally:
+        inflight.pop(key, None)
+    future.set_result(answer)
+    stats.add(answer, cached=False)
+    return answer
+
+
 async def _resolve(api: Api, slot: Slot, cache: RequestCache, validate: Validator | None,
-                   max_redraws: int, stats: RunStats) -> Answer | None:
+                   max_redraws: int, stats: RunStats,
+                   inflight: dict[str, asyncio.Future[Answer]]) -> Answer | None:
     for draw in range(max_redraws + 1):
         if draw:
             stats.redraws += 1
-        key = slot.key(draw)
-        cached = cache.get(key)
-        if cached is not None:
-            answer = Answer.from_json(cached)
-            stats.add(answer, cached=True)
-        else:
-            answer = await api.chat(slot.body_for(draw))
-            cache.put(key, answer.to_json())  # committed now: a kill after this loses nothing
-            stats.add(answer, cached=False)
+        answer = await _fetch(api, slot.key(draw), slot.body_for(draw), cache, stats, inflight)
         if _check(validate, slot, answer, stats) is None:
             return replace(answer, draw=draw)
     stats.invalid += 1
@@ -458,10 +480,11 @@ async def run_requests(
     stats.slots += len(slots)
     results: dict[Any, Answer | None] = {}
     queue = iter(slots)
+    inflight: dict[str, asyncio.Future[Answer]] = {}
 
     async def worker() -> None:
         for slot in queue:
-            results[slot.id] = await _resolve(api, slot, cache, validate, max_redraws, stats)
+            results[slot.id] = await _resolve(api, slot, cache, validate, max_redraws, stats, inflight)
             if on_progress is not None:
                 on_progress(len(results), len(slots))
 

@@ -288,6 +288,25 @@ def test_concurrency_is_bounded(fake_openai: FakeOpenAIServer) -> None:
     assert fake_openai.chat_count == 24 and stats.sent == 24
 
 
+def test_identical_requests_in_flight_are_paid_once(fake_openai: FakeOpenAIServer) -> None:
+    fake_openai.latency = 0.05
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "same"}]}
+    slots = [Slot(id=i, body=body) for i in range(10)]
+    stats = RunStats(model="gpt-4o-mini")
+
+    async def go(model: str) -> dict[Any, Any]:
+        async with Api(ApiConfig(max_retries=0)) as api:
+            return await run_requests(api, [Slot(id=s.id, body={**body, "model": model}) for s in slots],
+                                      RequestCache(None), stats=stats, concurrency=10)
+
+    answers = asyncio.run(go("gpt-4o-mini"))
+    assert len({a.content for a in answers.values()}) == 1
+    assert fake_openai.chat_count == 1 and stats.sent == 1 and stats.cached == 9
+    with pytest.raises(Exception, match="not found"):  # waiters see the sender's error too
+        asyncio.run(go("missing-model"))
+    assert fake_openai.chat_count == 2
+
+
 def test_rate_limits_server_errors_and_timeouts_are_retried(fake_openai: FakeOpenAIServer) -> None:
     fake_openai.fail_next(2, 429)
     fake_openai.fail_next(2, 500)
