@@ -60,6 +60,8 @@ CONNECT_TIMEOUT = 10.0
 MAX_TITLE = 50
 #: The most candidate slots a config can have (letters a..z).
 MAX_SLOTS = 26
+#: Reads are retried once (after 1 s) on a 5xx or a dropped connection; a wrong URL fails fast.
+READ_RETRIES = 1
 #: Never retry a write: the server may have applied it before the answer was lost.
 NO_RETRY: dict[str, Any] = {"max_retries": 0}
 
@@ -102,7 +104,7 @@ class LabelStudioBackend:
             http = httpx.Client(timeout=httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT), follow_redirects=True)
             with sdk_errors(self.url, "connecting"):
                 self._client = LabelStudio(base_url=self.url, api_key=self._api_key, httpx_client=http,
-                                           timeout=READ_TIMEOUT)
+                                           timeout=READ_TIMEOUT, max_retries=READ_RETRIES)
         return self._client
 
     def find_project(self, title: str) -> Any | None:
