@@ -12,7 +12,10 @@ Examples
 >>> s = sample_from_dict({"id": "s1", "prompt": "You lost my parcel!", "candidates": [
 ...     {"id": "a", "text": "I hear you; here is the tracking escalation.", "persona": "Diplomatic_Firmness"},
 ...     {"id": "b", "text": "So sorry, our fault, full refund!", "persona": "Over_Apologetic_Doormat"}]})
->>> rows = simulate_answers([s], load_rubric("de-escalation"), [SimulatedAnnotator("sim-exact", noise=0.0)])
+>>> expect = {"Diplomatic_Firmness": (0, ()),
+...           "Over_Apologetic_Doormat": (-2, ("admits_fault", "promises_compensation"))}
+>>> rows = simulate_answers([s], load_rubric("de-escalation"), [SimulatedAnnotator("sim-exact", noise=0.0)],
+...                         expectations=expect)
 >>> [(r["candidate_id"], r["question"], r["value"]) for r in rows]
 [('a', 'tone_zone', 0), ('a', 'liability_flags', []), ('b', 'tone_zone', -2), ('b', 'liability_flags', ['admits_fault', 'promises_compensation']), ('', 'preference', 'a')]
 """
@@ -28,28 +31,8 @@ from typing import Any
 from brun_label.model import Candidate, Sample
 from brun_label.rubric import BOTH_BAD, TIE, Question, Rubric
 
-#: Where a persona's replies are expected to land: zone offset from the target (-2…+2) and flags.
-#: Keys are matched case-insensitively against the candidate's persona (substring match).
-PERSONA_EXPECTATIONS: Mapping[str, tuple[int, tuple[str, ...]]] = {
-    # de-escalation
-    "diplomatic_firmness": (0, ()),
-    "doormat": (-2, ("admits_fault", "promises_compensation")),
-    "apologetic": (-2, ("admits_fault", "promises_compensation")),
-    "robot_lawyer": (2, ("blames_customer",)),
-    "defensive": (2, ("blames_customer",)),
-    # project-architect
-    "pragmatic_architect": (0, ()),
-    "hand_waver": (-2, ("missing_dependencies", "no_acceptance_criteria")),
-    "over_engineer": (2, ("ignores_constraints",)),
-    # socratic-mentor
-    "socratic_guide": (0, ()),
-    "answer_dispenser": (2, ("gives_answer_away",)),
-    "vague_oracle": (-2, ("ignores_learner_context",)),
-    # deal-closer
-    "consultative_closer": (0, ()),
-    "discount_caver": (-2, ("unauthorized_discount",)),
-    "hard_closer": (2, ("pushy",)),
-}
+#: What a persona's replies are expected to get: the zone value and the flags they trip.
+Expectation = tuple[int | None, tuple[str, ...]]
 
 
 @dataclass(frozen=True)
@@ -70,20 +53,18 @@ DEMO_ANNOTATORS = (
 )
 
 
-def _expected(candidate: Candidate, zone: Question | None, flag_qs: Sequence[Question]) -> tuple[int | None, dict[str, list[str]]]:
-    persona = (candidate.persona or "").lower()
-    offset: int | None = None
-    flags: tuple[str, ...] = ()
-    for key, (off, fl) in PERSONA_EXPECTATIONS.items():
-        if key in persona:
-            offset, flags = off, fl
-            break
+def _expected(
+    candidate: Candidate, zone: Question | None, flag_qs: Sequence[Question],
+    expectations: Mapping[str, Expectation],
+) -> tuple[int | None, dict[str, list[str]]]:
+    known = candidate.persona in expectations
+    persona_zone, flags = expectations.get(candidate.persona or "", (None, ()))
     judge = candidate.judge or {}
     zone_value: int | None = None
     if zone is not None:
         target = int(zone.target) if zone.target is not None else 0
-        if offset is not None:
-            zone_value = target + offset
+        if known and persona_zone is not None:
+            zone_value = persona_zone
         elif isinstance(judge.get(zone.name), int):
             zone_value = int(judge[zone.name])
         else:
@@ -93,7 +74,7 @@ def _expected(candidate: Candidate, zone: Question | None, flag_qs: Sequence[Que
     out_flags: dict[str, list[str]] = {}
     for q in flag_qs:
         allowed = {str(v) for v in q.values()}
-        if offset is not None:
+        if known:
             out_flags[q.name] = sorted(f for f in flags if f in allowed)
         else:
             judged = judge.get(q.name)
@@ -134,13 +115,18 @@ def _answer(q: Question, expected: Any, annotator: SimulatedAnnotator, rng: rand
 
 
 def simulate_answers(
-    samples: Sequence[Sample], rubric: Rubric, annotators: Sequence[SimulatedAnnotator]
+    samples: Sequence[Sample], rubric: Rubric, annotators: Sequence[SimulatedAnnotator],
+    *, expectations: Mapping[str, Expectation] | None = None,
 ) -> list[dict[str, Any]]:
     """Return annotation-table rows (``item_id``, ``candidate_id``, ``question``, ``annotator``, ``value``).
 
-    Free-text questions are left unanswered; the preference follows the annotator's own answers
-    (the in-zone, unflagged candidate; ``tie`` when several are, ``both_bad`` when none is).
+    ``expectations`` maps persona names to what their replies should get (from the rubric's
+    persona pack); a candidate whose persona is unknown is expected to get the judge's answers
+    when there are any, else the in-zone value and no flags. Free-text questions are left
+    unanswered; the preference follows the annotator's own answers (the first in-zone, unflagged
+    candidate; ``both_bad`` when none is).
     """
+    expectations = expectations or {}
     zone = rubric.zone_question()
     flag_qs = rubric.flag_questions()
     rows: list[dict[str, Any]] = []
@@ -148,7 +134,7 @@ def simulate_answers(
         for sample in samples:
             good: list[str] = []
             for cand in sample.candidates:
-                zone_value, flags = _expected(cand, zone, flag_qs)
+                zone_value, flags = _expected(cand, zone, flag_qs, expectations)
                 answers: dict[str, Any] = {}
                 for q in rubric.questions:
                     if q.scope != "candidate" or q.type == "text":
@@ -169,7 +155,7 @@ def simulate_answers(
                     continue
                 rng = _rng(annotator, sample.id, q.name)
                 if q.type == "preference":
-                    value: Any = good[0] if len(good) == 1 else (TIE if good else BOTH_BAD)
+                    value: Any = good[0] if good else BOTH_BAD
                     if annotator.careless and rng.random() < 0.5:
                         value = rng.choice([c.id for c in sample.candidates] + [TIE, BOTH_BAD])
                 else:

@@ -64,12 +64,17 @@ class Arc:
 
 @dataclass(frozen=True)
 class Persona:
-    """Who drafts a candidate, the ``zone`` value it aims at, and its default ``arc``."""
+    """Who drafts a candidate, the ``zone`` value it aims at, and its default ``arc``.
+
+    ``flags`` are the rubric flags a reply in this persona is expected to trip (data for the
+    simulated annotators of the demo; drafting does not use them).
+    """
 
     name: str
     instructions: str
     arc: str
     zone: int | str | None = None
+    flags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -207,7 +212,15 @@ def persona_pack_from_dict(raw: Any, rubric: Rubric) -> PersonaPack:
         if zone is not None and zone_q is not None and zone not in zone_q.values():
             raise PersonaError(f"{where}.zone", f"{zone!r} is not a value of {zone_q.name} "
                                f"({', '.join(str(v) for v in zone_q.values())})")
-        personas.append(Persona(name=name, instructions=_text(p, "instructions", where), arc=arc, zone=zone))
+        raw_flags = p.get("flags", [])
+        allowed = {str(v) for q in rubric.flag_questions() for v in q.values()}
+        if not isinstance(raw_flags, Sequence) or isinstance(raw_flags, str):
+            raise PersonaError(f"{where}.flags", "must be a list of flag names")
+        for flag in raw_flags:
+            if str(flag) not in allowed:
+                raise PersonaError(f"{where}.flags", f"{flag!r} is not a flag of rubric {rubric.name}")
+        personas.append(Persona(name=name, instructions=_text(p, "instructions", where), arc=arc,
+                                zone=zone, flags=tuple(str(f) for f in raw_flags)))
     names = [p.name for p in personas]
     if len(set(names)) != len(names):
         raise PersonaError("personas", "persona names must be unique")

@@ -12,10 +12,14 @@ def samples(n=60):
         {"id": "hard", "text": "see clause 7", "persona": "Defensive_Robot_Lawyer"}]}) for i in range(n)]
 
 
+EXPECT = {"Diplomatic_Firmness": (0, ()), "Over_Apologetic_Doormat": (-2, ("admits_fault",)),
+          "Defensive_Robot_Lawyer": (2, ("blames_customer",))}
+
+
 def test_deterministic_and_complete():
     rubric = load_rubric("de-escalation")
-    a = simulate_answers(samples(), rubric, DEMO_ANNOTATORS)
-    assert a == simulate_answers(samples(), rubric, DEMO_ANNOTATORS)
+    a = simulate_answers(samples(), rubric, DEMO_ANNOTATORS, expectations=EXPECT)
+    assert a == simulate_answers(samples(), rubric, DEMO_ANNOTATORS, expectations=EXPECT)
     # 3 annotators × 60 items × (3 candidates × 2 questions + 1 preference)
     assert len(a) == 3 * 60 * 7
     assert {r["annotator"] for r in a} == {"sim-careful-ana", "sim-careful-ben", "sim-careless-cy"}
@@ -23,7 +27,7 @@ def test_deterministic_and_complete():
 
 def test_careful_annotators_agree_more_than_the_careless_one():
     rubric = load_rubric("de-escalation")
-    rows = simulate_answers(samples(), rubric, DEMO_ANNOTATORS)
+    rows = simulate_answers(samples(), rubric, DEMO_ANNOTATORS, expectations=EXPECT)
     tone = {(r["annotator"], r["item_id"], r["candidate_id"]): r["value"] for r in rows if r["question"] == "tone_zone"}
     expected = {"good": 0, "soft": -2, "hard": 2}
     hits = Counter(a for (a, _, c), v in tone.items() if v == expected[c])
@@ -32,5 +36,17 @@ def test_careful_annotators_agree_more_than_the_careless_one():
 
 
 def test_noiseless_annotator_prefers_the_in_zone_candidate():
-    rows = simulate_answers(samples(5), load_rubric("de-escalation"), [SimulatedAnnotator("sim-x", noise=0)])
+    rows = simulate_answers(samples(5), load_rubric("de-escalation"), [SimulatedAnnotator("sim-x", noise=0)],
+                            expectations=EXPECT)
     assert {r["value"] for r in rows if r["question"] == "preference"} == {"good"}
+
+
+def test_unknown_persona_follows_the_judge_then_the_target():
+    s = sample_from_dict({"id": "s", "prompt": "p", "candidates": [
+        {"id": "j", "text": "x", "persona": "Mystery", "judge": {"tone_zone": 1, "liability_flags": ["speculates_cause"]}},
+        {"id": "n", "text": "y", "persona": "Mystery"}]})
+    rows = simulate_answers([s], load_rubric("de-escalation"), [SimulatedAnnotator("sim-x", noise=0)])
+    got = {(r["candidate_id"], r["question"]): r["value"] for r in rows}
+    assert got[("j", "tone_zone")] == 1 and got[("j", "liability_flags")] == ["speculates_cause"]
+    assert got[("n", "tone_zone")] == 0 and got[("n", "liability_flags")] == []
+    assert got[("", "preference")] == "n"
