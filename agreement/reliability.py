@@ -95,6 +95,11 @@ def _hashable(value: Any) -> Any:
 
 
 def _sorted_if_possible(values: np.ndarray) -> np.ndarray:
+    if values.size and all(isinstance(v, frozenset) for v in values):
+        # Sets compare by inclusion, which is not a total order: sort by size, then members.
+        keys = [(len(v), sorted(map(str, v))) for v in values]
+        by_key = sorted(range(len(keys)), key=keys.__getitem__)
+        return values[np.asarray(by_key, dtype=np.intp)]
     try:
         order = np.argsort(values, kind="stable")
     except TypeError:
