@@ -18,8 +18,10 @@ instead). Two methods:
     annotators by their estimated confusion matrices, for nominal and scale questions (values
     as classes) and per flag for flags. **Preferences** use
     :class:`~brun_label.agreement.bradley_terry.BradleyTerryTies` instead: candidates get
-    strengths, "tie" is a modelled outcome, and the tie rate is learned across items; when "no
-    winner" is most probable the value is ``tie``, or ``both_bad`` if more annotators said so.
+    strengths, "tie" is a modelled outcome, and the tie rate is learned across items (so an
+    item split between "A" and "tie" is resolved by how readily annotators call ties overall);
+    when "no winner" is most probable the value is ``tie``, or ``both_bad`` if more annotators
+    said so.
     ``probability`` is the model's probability of the chosen value.
 
 ``support`` always counts the annotators who gave exactly the consensus value, whatever the
@@ -54,6 +56,9 @@ from brun_label.agreement.reliability import codes_and_domain, counts_from_codes
 from brun_label.rubric import BOTH_BAD, TIE, Rubric
 
 METHODS = ("majority", "dawid_skene")
+#: Prior precision on candidate log-strengths in the preference model: weak, so that an item's
+#: own votes dominate, while unanimous items stay finite.
+PREFERENCE_PRIOR = 0.1
 COLUMNS = (
     "item_id", "candidate_id", "question", "value", "support", "n_support", "n_annotators",
     "tied", "probability", "method",
@@ -236,7 +241,7 @@ def preference_vote(q: QuestionData) -> UnitConsensus:
         picks.append(None if v in (TIE, BOTH_BAD) else (item, v))
     if not options:
         return majority_vote(values)
-    model = BradleyTerryTies().fit(options, picks)
+    model = BradleyTerryTies(prior=PREFERENCE_PRIOR).fit(options, picks)
     chosen: list[Any] = [None] * n_units
     prob = np.full(n_units, np.nan)
     tied = np.zeros(n_units, dtype=bool)
