@@ -46,6 +46,8 @@ def make_data(n_items: int, seed: int = 0) -> tuple[pd.DataFrame, list[dict[str,
     for i in range(n_items):
         item = f"s{i:07d}"
         a, b = f"{item}-a", f"{item}-b"
+        if i % 2:  # the good reply ("a" below) is the first candidate id in half the items
+            a, b = b, a
         samples.append({
             "id": item, "category": ("customer_complaint", "hr_grievance", "pr_crisis")[i % 3],
             "prompt": f"Order #{i} arrived broken and nobody answers my emails. Fix this today.",
@@ -63,7 +65,7 @@ def make_data(n_items: int, seed: int = 0) -> tuple[pd.DataFrame, list[dict[str,
             add(item, b, "tone_zone", ann, zb)
             add(item, a, "liability_flags", ann, [] if rng.random() < 0.97 else ["admits_fault"])
             add(item, b, "liability_flags", ann, ["admits_fault", "promises_compensation"])
-            add(item, "", "preference", ann, a if rng.random() < 0.9 else rng.choice([b, "tie", "both_bad"]))
+            add(item, "", "preference", ann, a if rng.random() < 0.95 else rng.choice([b, "tie", "both_bad"]))
         if i % 20 == 0:
             add(item, a, "tone_zone", "judge:gpt-4o", 0)
         if i % 50 == 0:

@@ -12,8 +12,10 @@ Defaults (all overridable, see :class:`ExportOptions` and :class:`~brun_label.ex
 * ``min_alpha = 0.667`` (Krippendorff's lower bound for tentative conclusions): when the
   dataset-level α of a *gated* question (the zone question, the flag questions and the preference
   question: the ones that decide the pairs) is below it, the export stops with
-  :class:`~brun_label.errors.GateError` (exit 3) unless ``force``. α comes from
-  :func:`brun_label.agreement.summary.summarize`; an α that cannot be computed does not block;
+  :class:`~brun_label.errors.GateError` (exit 3) unless ``force``. α is computed over the counted
+  rows by :mod:`brun_label.agreement` (:func:`compute_agreement`: the same number
+  :func:`~brun_label.agreement.summary.summarize` reports); an α that cannot be computed (no
+  variation, fewer than two annotators) does not block;
 * an export with no example at all is a gate failure too (exit 3): an empty training file is never
   what the user wanted.
 
@@ -170,13 +172,37 @@ def agreement_gate(
     return out, blocked
 
 
-def compute_agreement(rows: pd.DataFrame, rubric: Rubric) -> dict[str, Any]:
-    """Return the per-question agreement of the counted rows (via ``brun_label.agreement``)."""
-    from brun_label.agreement.summary import summarize
+def compute_agreement(rows: pd.DataFrame, rubric: Rubric) -> dict[str, dict[str, Any]]:
+    """Return ``{question: {"krippendorff_alpha", "level", "verdict"}}`` for the counted rows.
 
-    result = summarize(rows, rubric=rubric)
-    questions: dict[str, Any] = result.get("questions", {})
-    return questions
+    The numbers are the ones :func:`brun_label.agreement.summary.summarize` reports (same
+    ``split_questions`` and ``question_alpha``), without the rest of the summary (annotator drift,
+    judge comparison, adjudication lists), which the export does not need and which costs most of
+    the time on a million rows. A value that is not an option of its question is bad input.
+
+    >>> from brun_label.rubrics import load_rubric
+    >>> from brun_label.table import make_table
+    >>> rows = make_table([{"item_id": f"s{u}", "candidate_id": "c", "question": "tone_zone",
+    ...     "annotator": a, "value": v} for a, vs in {"ann1": [0, 1, 2], "ann2": [0, 1, 1]}.items()
+    ...     for u, v in enumerate(vs)])
+    >>> agreement = compute_agreement(rows, load_rubric("de-escalation"))
+    >>> round(agreement["tone_zone"]["krippendorff_alpha"], 3), agreement["tone_zone"]["level"]
+    (0.778, 'ordinal')
+    """
+    from brun_label.agreement.metrics import clean, question_alpha, verdict
+    from brun_label.agreement.questions import split_questions
+
+    try:
+        questions, _ = split_questions(rows, rubric=rubric)
+    except ValueError as exc:
+        raise InputError(str(exc).splitlines()[0], field="annotations") from None
+    out: dict[str, dict[str, Any]] = {}
+    for name, q in questions.items():
+        if not q.annotators:
+            continue
+        alpha = float(question_alpha(q))
+        out[name] = {"krippendorff_alpha": clean(alpha), "level": q.level, "verdict": verdict(alpha)}
+    return out
 
 
 @dataclass

@@ -264,3 +264,23 @@ def test_gates_are_configurable(tmp_path):
                          ExportOptions(gates=Gates(min_annotators=2), min_alpha=None))
     assert summary["examples"] == {"train": 1}
     assert summary["gates"]["min_annotators"] == 2
+
+
+def test_the_gate_uses_the_alpha_that_summarize_reports(data):
+    from brun_label.agreement.summary import summarize
+    from brun_label.exporters.dpo import compute_agreement
+    from brun_label.exporters.pairs import counted
+
+    _, t, _ = data
+    rows, _ = counted(t)
+    ours = compute_agreement(rows, RUBRIC)
+    theirs = summarize(rows, rubric=RUBRIC)["questions"]
+    assert set(ours) == set(theirs) == {"tone_zone", "liability_flags", "preference"}
+    for q in ours:
+        assert ours[q]["krippendorff_alpha"] == pytest.approx(theirs[q]["krippendorff_alpha"])
+
+
+def test_a_value_that_is_not_an_option_is_bad_input_when_alpha_is_computed(tmp_path):
+    t = table(item_rows("s1", {"a": [0, 0, 7], "b": [2, 2, 2]}))
+    with pytest.raises(InputError, match="7 is not an option"):
+        export_dpo(t, [sample("s1", ["a", "b"])], RUBRIC, tmp_path / "p.jsonl", ExportOptions())
