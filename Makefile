@@ -16,6 +16,10 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
 	# irrCAC is a GPL test-only oracle that pins scipy==1.12: install it without its pins.
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps irrCAC==0.4.4
+	# TRL checks the exported files in the tests. Torch first, pinned to the CPU wheel this kind of
+	# machine ships on disk, so pip never pulls the multi-GB CUDA build from the registry.
+	$(BIN)/pip install --quiet --disable-pip-version-check 'torch==2.13.0'
+	$(BIN)/pip install --quiet --disable-pip-version-check 'trl==1.16.0' transformers accelerate
 	touch $@
 
 setup: $(VENV)/.installed
