@@ -178,6 +178,45 @@ def test_an_interrupted_push_ends_with_exactly_the_right_records_when_rerun(
     assert sorted(r["external_id"] for r in records) == sorted(s.id for s in samples)
 
 
+def test_a_push_killed_midway_and_rerun_ends_with_exactly_the_right_records(
+    argilla_env: ServerInfo, argilla_api: ArgillaAPI, tmp_path: Path
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    name = unique_name("sigkill")
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text("".join(json.dumps(s.to_dict()) + "\n" for s in make_samples(3000)))
+    cmd = [sys.executable, "-c", "from brun_label.cli import main; main()", "push", str(samples), "--to", "argilla", "--dataset", name,
+           "--rubric", "de-escalation"]
+    proc = subprocess.Popen(cmd, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        count = 0
+        while time.monotonic() < deadline and proc.poll() is None:
+            datasets = argilla_api.http.get("/api/v1/me/datasets", params={"name": name}).json()["items"]
+            if datasets and datasets[0]["status"] == "ready":
+                count = argilla_api.http.get(f"/api/v1/datasets/{datasets[0]['id']}/records",
+                                             params={"limit": 1}).json()["total"]
+                if count > 0:
+                    break
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    dataset_id = argilla_api.dataset(name)["id"]
+    partial = len(argilla_api.records(dataset_id))
+    assert 0 < partial < 3000, partial  # killed midway
+    rerun = subprocess.run([*cmd, "--json"], env=os.environ.copy(), capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    summary = json.loads(rerun.stdout)
+    assert summary["n_existing"] + summary["n_added"] == 3000 and summary["n_existing"] >= partial
+    records = argilla_api.records(dataset_id)
+    assert sorted(r["external_id"] for r in records) == sorted(f"s{i}" for i in range(3000))
+
+
 def test_a_dataset_left_in_draft_by_an_interrupted_creation_is_recreated(
     argilla_env: ServerInfo, argilla_api: ArgillaAPI
 ) -> None:
