@@ -1,0 +1,177 @@
+"""``brun-label agreement``: inter-annotator agreement per rubric question, as a table or JSON."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import click
+
+from brun_label.cli.output import echo_json, info
+from brun_label.errors import GateError, InputError
+
+
+def _parse_levels(items: tuple[str, ...]) -> dict[str, str]:
+    from brun_label.agreement.distances import LEVELS
+
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, level = item.partition("=")
+        name, level = name.strip(), level.strip()
+        if not sep or not name or not level:
+            raise InputError(f"expected QUESTION=LEVEL, got {item!r}", field="--level")
+        if level not in LEVELS:
+            raise InputError(f"level of {name!r} must be one of {', '.join(LEVELS)}, got {level!r}", field="--level")
+        out[name] = level
+    return out
+
+
+def _fmt(x: Any, digits: int = 3) -> str:
+    if x is None:
+        return "—"
+    if isinstance(x, float):
+        return f"{x:.{digits}f}"
+    return str(x)
+
+
+def _render_table(summary: dict[str, Any], *, max_units: int = 10) -> str:
+    lines: list[str] = []
+    header = ("question", "level", "units", "raters", "ratings", "alpha", "95% CI", "%agree",
+              "fleiss", "AC1", "verdict")
+    rows: list[tuple[str, ...]] = []
+    for name, q in summary["questions"].items():
+        ci = q["alpha_ci95"]
+        ci_text = "—" if not ci or ci[0] is None else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
+        level = q["level"] if q["distance"] != "masi" else "sets (MASI)"
+        rows.append((name, f"{level} ({q['level_source']})", str(q["n_units"]), str(q["n_annotators"]),
+                     str(q["n_ratings"]), _fmt(q["krippendorff_alpha"]), ci_text,
+                     _fmt(q["percent_agreement"], 2), _fmt(q["fleiss_kappa"]), _fmt(q["gwet_ac1"]), q["verdict"]))
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    lines.append("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
+    for r in rows:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    for name, q in summary["questions"].items():
+        for flag, st in (q.get("per_flag") or {}).items():
+            lines.append(f"  {name}.{flag}: alpha {_fmt(st['krippendorff_alpha'])}, AC1 {_fmt(st['gwet_ac1'])}, "
+                         f"ticked in {_fmt(st['prevalence'], 2)} of answers")
+    flagged = {a: s for a, s in summary["annotators"].items() if s["flagged"]}
+    lines.append("")
+    if flagged:
+        lines.append("Annotators to check:")
+        for a, s in flagged.items():
+            for r in s["reasons"]:
+                lines.append(f"  {a}: {r}")
+    else:
+        lines.append(f"Annotators: {len(summary['annotators'])}, none drifts from the others.")
+    if summary["judge"]:
+        lines.append("Judge vs the human consensus (the judge never votes):")
+        for name, j in summary["judge"].items():
+            lines.append(f"  {name}: agrees {_fmt(j['agreement_with_consensus'], 2)} of {j['n_units']} units; "
+                         f"alpha humans {_fmt(j['alpha_humans'])} -> with judge {_fmt(j['alpha_with_judge'])}")
+    n_low = summary["n_low_agreement_units"]
+    lines.append(f"Low-agreement units: {n_low}" + (f" (showing {min(n_low, max_units)})" if n_low > max_units else ""))
+    for e in summary["low_agreement_units"][:max_units]:
+        where = e["item_id"] + (f"/{e['candidate_id']}" if e["candidate_id"] else "")
+        answers = " ".join(f"{a}={v}" for a, v in e["answers"].items())
+        lines.append(f"  {where}  {e['question']}  {'; '.join(e['reasons'])}  [{answers}]")
+    notes = list(summary["notes"]) + [f"{n}: {x}" for n, q in summary["questions"].items() for x in q["notes"]]
+    if notes:
+        lines.append("Notes:")
+        lines.extend(f"  - {n}" for n in notes)
+    return "\n".join(lines)
+
+
+def _gate(summary: dict[str, Any], min_alpha: float) -> None:
+    failing = []
+    for name, q in summary["questions"].items():
+        alpha = q["krippendorff_alpha"]
+        if alpha is None or (isinstance(alpha, float) and math.isnan(alpha)):
+            failing.append(f"{name} (undefined)")
+        elif alpha < min_alpha:
+            failing.append(f"{name} ({alpha:.3f})")
+    if not summary["questions"]:
+        failing.append("no question to measure")
+    if failing:
+        raise GateError(f"Krippendorff's alpha below {min_alpha:g}: {', '.join(failing)}")
+
+
+@click.command()
+@click.argument("annotations", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--rubric", "rubric_name", metavar="NAME|FILE", help="Rubric pack or file: question types, levels, options.")
+@click.option("--level", "levels", multiple=True, metavar="QUESTION=LEVEL",
+              help="Measurement level of a question (nominal, ordinal, interval, ratio); repeatable.")
+@click.option("--bootstrap", "n_bootstrap", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Bootstrap resamples for alpha's 95% interval (1000 is typical; 0: none).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap.")
+@click.option("--min-alpha", type=click.FloatRange(-1.0, 1.0), default=None,
+              help="Exit 3 if any question's alpha is below this (or undefined).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=str),
+              help="Also write a self-contained HTML report with plots.")
+@click.option("--samples", "samples_path", type=click.Path(dir_okay=False, path_type=str),
+              help="Sample file whose prompts and replies the report shows next to contested units.")
+@click.option("--max-units", type=click.IntRange(min=0), default=1000, show_default=True,
+              help="List at most this many low-agreement units (0: all).")
+def agreement(
+    annotations: str,
+    rubric_name: str | None,
+    levels: tuple[str, ...],
+    n_bootstrap: int,
+    seed: int,
+    min_alpha: float | None,
+    as_json: bool,
+    report_path: str | None,
+    samples_path: str | None,
+    max_units: int,
+) -> None:
+    """Measure how well annotators agree, per rubric question, and who or what needs a look.
+
+    ANNOTATIONS is the long annotation table (.jsonl, .csv or .parquet) with columns item_id,
+    candidate_id (optional), question, annotator, value (and status: only submitted rows
+    count). A unit is one (item_id, candidate_id) pair. Each question gets Krippendorff's
+    alpha at its level (from --level, else the rubric, else nominal), percent agreement,
+    Fleiss' kappa, Gwet's AC1 and pairwise Cohen's kappa. Annotators that drift from the others
+    are named, units without a majority are listed, and judge:* annotators are compared with
+    the human consensus without ever voting.
+
+    \b
+    Example:
+      brun-label agreement annotations.parquet --rubric de-escalation --bootstrap 1000 \\
+          --min-alpha 0.667 --report agreement.html --samples samples.jsonl
+      brun-label agreement annotations.jsonl --level tone_zone=ordinal --json
+    """
+    from brun_label.agreement.summary import summarize
+    from brun_label.importers.annotations import read_annotations
+
+    level_map = _parse_levels(levels)
+    rubric = None
+    if rubric_name:
+        from brun_label.rubrics import load_rubric
+
+        rubric = load_rubric(rubric_name)
+    samples = None
+    if samples_path:
+        from brun_label.importers.samples import read_samples
+
+        samples = {s.id: s for s in read_samples(samples_path)}
+    table = read_annotations(annotations)
+    info(f"agreement: {len(table)} rows from {annotations}")
+    try:
+        summary = summarize(
+            table, levels=level_map, n_bootstrap=n_bootstrap, seed=seed, rubric=rubric,
+            max_low_units=max_units or None,
+        )
+    except ValueError as exc:
+        raise InputError(str(exc), path=annotations) from None
+    if report_path:
+        from brun_label.agreement.report import render_report
+        from brun_label.atomic import atomic_write_text
+
+        atomic_write_text(report_path, render_report(summary, samples=samples, source=annotations))
+        info(f"agreement: report written to {report_path}")
+    if as_json:
+        echo_json(summary)
+    else:
+        click.echo(_render_table(summary))
+    if min_alpha is not None:
+        _gate(summary, min_alpha)
