@@ -33,6 +33,7 @@ _COMMANDS: dict[str, str] = {
     "export": "brun_label.cli.export:export",
     "draft": "brun_label.cli.draft:draft",
     "judge": "brun_label.cli.judge:judge",
+    "agreement": "brun_label.cli.agreement:agreement",
 }
 
 
