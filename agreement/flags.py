@@ -55,6 +55,11 @@ def set_matrix(reliability_data: Any) -> np.ndarray:
     ...
     ValueError: a flags answer must be a list of labels, got 'a' (annotator 0, unit 0)
     """
+    if (
+        isinstance(reliability_data, np.ndarray) and reliability_data.ndim == 2
+        and all(v is None or type(v) is frozenset for v in reliability_data.ravel())
+    ):
+        return reliability_data  # already sets (the summary's matrices)
     if isinstance(reliability_data, pd.DataFrame):
         rows: Sequence[Sequence[Any]] = reliability_data.to_numpy().tolist()
     else:

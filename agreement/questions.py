@@ -78,6 +78,7 @@ class QuestionData:
     candidates_by_item: dict[str, list[str]] = field(default_factory=dict)
     n_duplicates: int = 0
     notes: list[str] = field(default_factory=list)
+    _coded: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def numeric(self) -> bool:
@@ -92,9 +93,13 @@ class QuestionData:
         vals = self.values if values is None else values
         if self.kind != "preference":
             return vals
+        if values is None and self._coded is not None:
+            return self._coded
         out = np.empty(vals.shape, dtype=object)
         for (a, u), v in np.ndenumerate(vals):
             out[a, u] = None if v is None else self.position_label(str(self.unit_items[u]), v)
+        if values is None:
+            self._coded = out
         return out
 
     def position_label(self, item_id: str, value: Any) -> str:

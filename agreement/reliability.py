@@ -85,7 +85,7 @@ def missing_mask(arr: np.ndarray) -> np.ndarray:
         return np.zeros(arr.shape, dtype=bool)
     if kind in "US":
         return (arr == "nan") | (arr == "")
-    return pd.isna(pd.DataFrame(arr)).to_numpy() if arr.size else np.zeros(arr.shape, dtype=bool)
+    return np.asarray(pd.isna(arr), dtype=bool) if arr.size else np.zeros(arr.shape, dtype=bool)
 
 
 def _hashable(value: Any) -> Any:
@@ -128,8 +128,8 @@ def codes_and_domain(
     else:
         flat: np.ndarray = arr.ravel()
         mask = missing_mask(arr).ravel()
-        if kind == "O":
-            flat = np.array([_hashable(v) for v in flat], dtype=object) if flat.size else flat
+        if kind == "O" and any(isinstance(v, list | set) for v in flat):
+            flat = np.array([_hashable(v) for v in flat], dtype=object)
         work = flat.astype(object)
         work[mask] = None
         # pandas' hash-table factorize: O(n), and it keeps None/NaN as the missing code -1.

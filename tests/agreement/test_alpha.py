@@ -184,3 +184,16 @@ def test_counts_must_be_valid() -> None:
         alpha_from_counts([[1, 1]], value_domain=[1, 2, 3])
     with pytest.raises(ValueError, match="multiplicity"):
         alpha_from_counts([[1, 1]], multiplicity=[1, 2])
+
+
+@pytest.mark.filterwarnings("ignore::pandas.errors.SettingWithCopyWarning")
+@pytest.mark.parametrize(("weights", "level"), [("identity", "nominal"), ("quadratic", "interval"), ("ratio", "ratio")])
+def test_matches_irrcac_gwet_formulation(rng: np.random.Generator, weights: str, level: str) -> None:
+    import pandas as pd
+    from irrCAC.raw import CAC
+
+    for missing in (0.0, 0.3):
+        data = random_ratings(rng, 4, 60, 5, missing)
+        theirs = CAC(pd.DataFrame(data.T), weights=weights, categories=[1.0, 2.0, 3.0, 4.0, 5.0], digits=15)
+        expected = theirs.krippendorff()["est"]["coefficient_value"]
+        assert krippendorff_alpha(data, level=level) == pytest.approx(expected, abs=1e-9)
