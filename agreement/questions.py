@@ -185,34 +185,52 @@ def _infer_kind(name: str, rows: pd.DataFrame, all_cands: dict[str, set[str]]) -
     raise ValueError(f"question {name!r} mixes value types ({', '.join(kinds)}); give a rubric or fix the table")
 
 
+class ValueProblem(ValueError):
+    """A rating that does not fit its question; ``row`` is its 0-based row in the table."""
+
+    def __init__(self, message: str, row: int | None) -> None:
+        self.row = row
+        self.message = message
+        where = f" (data row {row + 1}, field value)" if row is not None else ""
+        super().__init__(message + where)
+
+
+def _first_bad(rows: pd.DataFrame, ok: Any) -> tuple[Any, int | None] | None:
+    for idx, v in zip(rows.index, rows["value"], strict=True):
+        if not ok(v):
+            return v, int(idx) if isinstance(idx, int | np.integer) else None
+    return None
+
+
 def _check_values(name: str, kind: str, q: Question | None, rows: pd.DataFrame) -> None:
-    vals = rows["value"]
     if kind in _NUMERIC_KINDS:
-        bad = [v for v in vals if not _is_number(v)]
+        bad = _first_bad(rows, _is_number)
         if bad:
-            raise ValueError(f"question {name!r} ({kind}) needs numbers, got {bad[0]!r}")
+            raise ValueProblem(f"question {name!r} ({kind}) needs numbers, got {bad[0]!r}", bad[1])
     elif kind == "flags":
-        bad = [v for v in vals if not _is_list(v)]
+        bad = _first_bad(rows, _is_list)
         if bad:
-            raise ValueError(f"question {name!r} (flags) needs lists of flags, got {bad[0]!r}")
+            raise ValueProblem(f"question {name!r} (flags) needs lists of flags, got {bad[0]!r}", bad[1])
     else:
-        bad = [v for v in vals if not isinstance(v, str)]
+        bad = _first_bad(rows, lambda v: isinstance(v, str))
         if bad:
-            raise ValueError(f"question {name!r} ({kind}) needs labels, got {bad[0]!r}")
+            raise ValueProblem(f"question {name!r} ({kind}) needs labels, got {bad[0]!r}", bad[1])
     if q is None:
         return
     if kind in ("scale", "choice", "rating"):
         allowed = set(q.values())
-        bad = [v for v in vals if v not in allowed]
+        bad = _first_bad(rows, lambda v: v in allowed)
         if bad:
-            raise ValueError(
-                f"question {name!r}: {bad[0]!r} is not an option (options: {', '.join(map(str, q.values()))})"
+            raise ValueProblem(
+                f"question {name!r}: {bad[0]!r} is not an option (options: {', '.join(map(str, q.values()))})",
+                bad[1],
             )
     elif kind == "flags":
-        allowed = {str(o.value) for o in q.options}
-        bad = [f for v in vals for f in v if str(f) not in allowed]
+        flags = {str(o.value) for o in q.options}
+        bad = _first_bad(rows, lambda v: all(str(f) in flags for f in v))
         if bad:
-            raise ValueError(f"question {name!r}: {bad[0]!r} is not one of its flags")
+            unknown = next(str(f) for f in bad[0] if str(f) not in flags)
+            raise ValueProblem(f"question {name!r}: {unknown!r} is not one of its flags", bad[1])
 
 
 def _resolve_level(

@@ -150,7 +150,9 @@ def agreement(
 
         rubric = load_rubric(rubric_name)
     samples = None
-    if samples_path:
+    if samples_path and not report_path:
+        info("agreement: --samples only adds texts to the --report; ignored without it")
+    elif samples_path:
         from brun_label.importers.samples import read_samples
 
         samples = {s.id: s for s in read_samples(samples_path)}

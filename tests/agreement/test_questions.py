@@ -93,6 +93,12 @@ def test_bad_tables_raise_value_errors_naming_the_question(
         split_questions(make_table(rows), **kwargs)  # type: ignore[arg-type]
 
 
+def test_value_problems_name_the_data_row() -> None:
+    rows = [_row("s1", "c1", "tone_zone", "a", 0), _row("s1", "c1", "tone_zone", "b", 9)]
+    with pytest.raises(ValueError, match=r"9 is not an option .*\(data row 2, field value\)"):
+        split_questions(make_table(rows), rubric=RUBRIC)
+
+
 def test_missing_column_is_a_value_error() -> None:
     import pandas as pd
 
