@@ -267,13 +267,16 @@ class ArgillaBackend:
 
     # -- pull -------------------------------------------------------------------------------------
 
-    def _usernames(self) -> dict[str, str]:
+    def _usernames(self, workspace: dict[str, Any]) -> dict[str, str]:
+        """Map user ids to usernames: all users (owners), else the workspace's (admins), else none."""
         with argilla_errors(self.url, "list users"):
-            response = self.client.http_client.get("/api/v1/users")
-            if response.status_code == 403:
-                return {}
-            response.raise_for_status()
-            return {str(u["id"]): str(u["username"]) for u in response.json()["items"]}
+            for path in ("/api/v1/users", f"/api/v1/workspaces/{workspace['id']}/users"):
+                response = self.client.http_client.get(path)
+                if response.status_code == 403:
+                    continue
+                response.raise_for_status()
+                return {str(u["id"]): str(u["username"]) for u in response.json()["items"]}
+        return {}
 
     def pull(self, rubric: Rubric | None, options: PullOptions, progress: ProgressFn | None = None) -> PullResult:
         """Return every annotator's responses (and the judges' suggestions) as the annotation table."""
@@ -283,7 +286,7 @@ class ArgillaBackend:
             raise NotFoundError(f"Argilla at {self.url}: no dataset {options.target!r} in workspace "
                                 f"{workspace['name']!r}")
         question_names = {str(q["id"]): str(q["name"]) for q in self._questions(dataset["id"])}
-        usernames = self._usernames()
+        usernames = self._usernames(workspace)
         rows: list[dict[str, Any]] = []
         invalid: list[str] = []
         n_items = 0

@@ -321,3 +321,25 @@ def test_every_rubric_pack_renders_settings_the_real_server_accepts(
         assert dataset["status"] == "ready"
         questions = argilla_api.http.get(f"/api/v1/datasets/{dataset['id']}/questions").json()["items"]
         assert {q["name"] for q in questions} == {q.name for q in settings.questions}
+
+
+def test_an_admin_pulls_with_usernames_and_an_annotator_is_told_they_may_not(
+    argilla_env: ServerInfo, argilla_api: ArgillaAPI
+) -> None:
+    from brun_label.errors import AuthenticationError
+
+    rubric = load_rubric("de-escalation")
+    name = unique_name("roles")
+    ArgillaBackend().push(make_samples(2), rubric, PushOptions(target=name))
+    record = argilla_api.records(argilla_api.dataset(name)["id"])[0]
+    values, _ = answer_all(rubric, record["metadata"]["brun_order"], random.Random(1))
+    argilla_api.annotator("gina").submit(record["id"], values)
+    admin = argilla_api.http.post("/api/v1/users", json={"username": "adam", "first_name": "adam",
+                                                         "password": "admin-pw-1234", "role": "admin"}).json()
+    argilla_api.http.post(f"/api/v1/workspaces/{argilla_api.workspace_id()}/users",
+                          json={"user_id": admin["id"]}).raise_for_status()
+    admin_key = argilla_api.http.get(f"/api/v1/users/{admin['id']}").json()["api_key"]
+    table = ArgillaBackend(api_key=admin_key).pull(None, PullOptions(target=name, include_judge=False)).table
+    assert set(table["annotator"]) == {"gina"}
+    with pytest.raises(AuthenticationError, match="may not"):
+        ArgillaBackend(api_key=argilla_api.annotators["gina"].api_key).pull(None, PullOptions(target=name))
