@@ -19,6 +19,23 @@ Coefficients (vectorised functions with keyword-only options; malformed input ra
 ``flags``                   multi-label flags: α per flag and α over sets with MASI
 ==========================  =======================================================================
 
+Consensus and quality (the annotation table in, plain dicts and DataFrames out):
+
+==========================  =======================================================================
+``questions``               the long annotation table → one annotators × units matrix per question
+                            (humans and ``judge:`` raters apart; kind and level resolved)
+``consensus``               per-unit consensus with its support: majority vote, or Dawid–Skene
+                            (nominal, scales, flags) and Bradley–Terry with ties (preferences)
+``dawid_skene``             ``DawidSkene().fit_predict(data)``: EM with annotator confusion matrices
+``bradley_terry``           ``BradleyTerryTies().fit(options, choices)``: Davidson's tie model
+``annotators``              leave-one-out agreement, bias and α-without per annotator; the judge
+                            against the human consensus (it never votes)
+``adjudication``            the low-agreement units worth a second look
+``metrics``                 every coefficient of one question, with reasons when undefined
+``summary``                 ``summarize(table)``: the JSON object ``brun-label agreement`` prints
+``report``, ``svg``         the self-contained HTML report with inline SVG charts
+==========================  =======================================================================
+
 Conventions. *Reliability data* is annotators × units (like the ``krippendorff`` package) with
 ``NaN`` (``None`` in object arrays) for a missing rating. A *unit* is one thing rated: in the
 annotation table, an (``item_id``, ``candidate_id``) pair for one question. Units rated by

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from brun_label.agreement.adjudication import low_agreement_units, spread_threshold
 from brun_label.agreement.consensus import majority_vote
 from brun_label.agreement.questions import split_questions
@@ -11,7 +13,7 @@ from brun_label.table import make_table
 RUBRIC = load_rubric("de-escalation")
 
 
-def _table(question: str, units: list[tuple[object, ...]], judge: list[object] | None = None) -> object:
+def _table(question: str, units: list[tuple[object, ...]], judge: list[object] | None = None) -> Any:
     rows = [
         {"item_id": f"s{u}", "candidate_id": "c" if question != "preference" else "", "question": question,
          "annotator": f"ann{a}", "value": v}
@@ -22,13 +24,13 @@ def _table(question: str, units: list[tuple[object, ...]], judge: list[object] |
     return make_table(rows)
 
 
-def _low(question: str, units: list[tuple[object, ...]], judge: list[object] | None = None) -> list[dict[str, object]]:
-    q = split_questions(_table(question, units, judge), rubric=RUBRIC)[0][question]  # type: ignore[arg-type]
+def _low(question: str, units: list[tuple[object, ...]], judge: list[object] | None = None) -> list[dict[str, Any]]:
+    q = split_questions(_table(question, units, judge), rubric=RUBRIC)[0][question]
     return low_agreement_units(q, majority_vote(q.values, level=q.level))
 
 
 def test_tone_zone_rules() -> None:
-    units = [(0, 0, 0), (0, 0, 2), (-1, 0, 1), (0, 1, None), (0, None, None), (1, 1, 0)]
+    units: list[tuple[object, ...]] = [(0, 0, 0), (0, 0, 2), (-1, 0, 1), (0, 1, None), (0, None, None), (1, 1, 0)]
     low = _low("tone_zone", units, judge=[0, 0, 0, 0, 0, 0])
     assert [e["item_id"] for e in low] == ["s2", "s3", "s1"]
     by = {e["item_id"]: e for e in low}
@@ -49,7 +51,7 @@ def test_flags_and_preferences_use_no_majority_only() -> None:
 
 
 def test_spread_threshold_grows_with_the_scale() -> None:
-    q5 = split_questions(_table("tone_zone", [(0, 1)]), rubric=RUBRIC)[0]["tone_zone"]  # type: ignore[arg-type]
+    q5 = split_questions(_table("tone_zone", [(0, 1)]), rubric=RUBRIC)[0]["tone_zone"]
     assert spread_threshold(q5) == 2.0
     rating = make_table([{"item_id": f"s{v}", "candidate_id": "c", "question": "r", "annotator": a, "value": v}
                          for a in ("x", "y") for v in range(1, 11)])

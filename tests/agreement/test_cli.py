@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -35,7 +36,7 @@ def samples_path(tmp_path: Path) -> Path:
     return path
 
 
-def run(*args: str) -> object:
+def run(*args: str) -> Any:
     return CliRunner().invoke(cli, ["agreement", *args])
 
 

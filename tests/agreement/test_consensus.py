@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from tests.agreement.examples import synthetic_table
 RUBRIC = load_rubric("de-escalation")
 
 
-def _rows(question: str, votes: dict[str, list[object]], cand: str = "c") -> list[dict[str, object]]:
+def _rows(question: str, votes: dict[str, list[object]], cand: str = "c") -> list[dict[str, Any]]:
     return [
         {"item_id": f"s{u}", "candidate_id": cand, "question": question, "annotator": a, "value": v}
         for a, vs in votes.items() for u, v in enumerate(vs) if v is not None
@@ -91,8 +92,8 @@ def test_dawid_skene_outvotes_spammers(rng: np.random.Generator) -> None:
     assert ds_acc > mv_acc + 0.05
 
 
-def _pref_table(votes: dict[str, list[str | None]]) -> object:
-    rows: list[dict[str, object]] = []
+def _pref_table(votes: dict[str, list[str | None]]) -> Any:
+    rows: list[dict[str, Any]] = []
     n_items = max(len(v) for v in votes.values())
     for a, vs in votes.items():
         for u, v in enumerate(vs):
@@ -112,7 +113,7 @@ def test_preference_model_allows_ties_and_both_bad() -> None:
         "ann3": ["a0", "tie", "b2", "tie", "a4", "b5"],
         "ann4": ["b0", None, "tie", "both_bad", "b4", "b5"],
     }
-    out = consensus(_pref_table(votes), method="dawid_skene", rubric=RUBRIC)  # type: ignore[arg-type]
+    out = consensus(_pref_table(votes), method="dawid_skene", rubric=RUBRIC)
     pref = out[out["question"] == "preference"].set_index("item_id")
     assert pref.loc["s0", "value"] == "a0"
     assert pref.loc["s2", "value"] == "tie"
@@ -132,12 +133,12 @@ def test_preference_model_pools_the_tie_rate_across_items() -> None:
         decisive["ann2"].append(f"a{u}")
         tie_prone["ann1"].append("tie")
         tie_prone["ann2"].append("tie")
-    rare = consensus(_pref_table(decisive), method="dawid_skene", rubric=RUBRIC)  # type: ignore[arg-type]
-    common = consensus(_pref_table(tie_prone), method="dawid_skene", rubric=RUBRIC)  # type: ignore[arg-type]
+    rare = consensus(_pref_table(decisive), method="dawid_skene", rubric=RUBRIC)
+    common = consensus(_pref_table(tie_prone), method="dawid_skene", rubric=RUBRIC)
     first = lambda df: df[(df["question"] == "preference") & (df["item_id"] == "s0")].iloc[0]  # noqa: E731
     assert first(rare)["value"] == "a0"
     assert first(common)["value"] == "tie"
-    majority = consensus(_pref_table(decisive), method="majority", rubric=RUBRIC)  # type: ignore[arg-type]
+    majority = consensus(_pref_table(decisive), method="majority", rubric=RUBRIC)
     assert bool(first(majority)["tied"])
 
 

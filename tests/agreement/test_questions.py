@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -13,7 +15,7 @@ from tests.agreement.examples import synthetic_table
 RUBRIC = load_rubric("de-escalation")
 
 
-def _row(item: str, cand: str, question: str, annotator: str, value: object, **extra: object) -> dict[str, object]:
+def _row(item: str, cand: str, question: str, annotator: str, value: object, **extra: object) -> dict[str, Any]:
     return {"item_id": item, "candidate_id": cand, "question": question, "annotator": annotator, "value": value, **extra}
 
 
@@ -87,10 +89,10 @@ def test_preference_positions_follow_sorted_candidate_ids() -> None:
     ],
 )
 def test_bad_tables_raise_value_errors_naming_the_question(
-    rows: list[dict[str, object]], kwargs: dict[str, object], message: str
+    rows: list[dict[str, Any]], kwargs: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(ValueError, match=message):
-        split_questions(make_table(rows), **kwargs)  # type: ignore[arg-type]
+        split_questions(make_table(rows), **kwargs)
 
 
 def test_value_problems_name_the_data_row() -> None:

@@ -9,6 +9,7 @@ import subprocess
 import zlib
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -28,7 +29,7 @@ CHROMIUM_FLAGS = [
 ]
 
 
-def _samples(n: int) -> dict[str, object]:
+def _samples(n: int) -> dict[str, Any]:
     out = {}
     for i in range(n):
         s = sample_from_dict({
@@ -41,7 +42,7 @@ def _samples(n: int) -> dict[str, object]:
 
 
 @pytest.fixture(scope="module")
-def summary() -> dict[str, object]:
+def summary() -> dict[str, Any]:
     table = synthetic_table(np.random.default_rng(5), 40, ("ann1", "ann2", "ann3", "spam"), spammer="spam", missing=0.1)
     return summarize(table, rubric=RUBRIC, n_bootstrap=200)
 
@@ -65,27 +66,27 @@ def _classes(tags: list[tuple[str, dict[str, str | None]]], tag: str, cls: str) 
     return sum(1 for t, a in tags if t == tag and cls in (a.get("class") or "").split())
 
 
-def test_structure_matches_the_summary(summary: dict[str, object]) -> None:
-    html = render_report(summary, samples=_samples(40), source="annotations.jsonl")  # type: ignore[arg-type]
+def test_structure_matches_the_summary(summary: dict[str, Any]) -> None:
+    html = render_report(summary, samples=_samples(40), source="annotations.jsonl")
     tags = _parse(html)
-    questions = summary["questions"]  # type: ignore[index]
+    questions = summary["questions"]
     assert _classes(tags, "svg", "forest") == 1
     assert _classes(tags, "circle", "point") == len(questions)
     assert _classes(tags, "line", "ci") == len(questions)
-    n_cells = sum(q["n_annotators"] ** 2 for q in questions.values())  # type: ignore[union-attr]
+    n_cells = sum(q["n_annotators"] ** 2 for q in questions.values())
     confusion = sum(len(j["by_judge"]["judge:gpt-4o"].get("confusion", {}).get("labels", [])) ** 2
-                    for j in summary["judge"].values())  # type: ignore[union-attr]
+                    for j in summary["judge"].values())
     assert _classes(tags, "rect", "cell") == n_cells + confusion
     assert _classes(tags, "svg", "bars") == len(questions)
-    assert _classes(tags, "svg", "hbars") == len(summary["judge"])  # type: ignore[arg-type]
+    assert _classes(tags, "svg", "hbars") == len(summary["judge"])
     assert _classes(tags, "tr", "flagged") >= 1
-    units = summary["low_agreement_units"]  # type: ignore[index]
+    units = summary["low_agreement_units"]
     units_table = html.split("<table class='units'>")[1].split("</table>")[0]
     assert units_table.count("<tr><td>") == len(units) > 0
     assert "Customer" in html and "Reply" in html
 
 
-def test_no_network_and_everything_escaped(summary: dict[str, object]) -> None:
+def test_no_network_and_everything_escaped(summary: dict[str, Any]) -> None:
     rows = [{"item_id": f"<i>{u}", "candidate_id": "c", "question": "tone_zone", "annotator": a, "value": v}
             for u in range(6) for a, v in (("<script>alert(1)</script>", u % 3), ("ann2", (u + 1) % 3))]
     html = render_report(summarize(make_table(rows), rubric=RUBRIC))
@@ -121,9 +122,9 @@ def _png_pixels_vary(path: Path) -> bool:
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (apt-get install -y chromium)")
-def test_renders_in_headless_chromium(summary: dict[str, object], tmp_path: Path) -> None:
+def test_renders_in_headless_chromium(summary: dict[str, Any], tmp_path: Path) -> None:
     path = tmp_path / "report.html"
-    path.write_text(render_report(summary, samples=_samples(40)), encoding="utf-8")  # type: ignore[arg-type]
+    path.write_text(render_report(summary, samples=_samples(40)), encoding="utf-8")
     assert CHROMIUM is not None
     dom = subprocess.run(
         [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile1'}", "--dump-dom", path.as_uri()],

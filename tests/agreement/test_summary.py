@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import pytest
@@ -71,7 +72,7 @@ def test_numbers_equal_the_coefficient_functions(rng: np.random.Generator) -> No
 
 
 def test_preference_alpha_is_computed_on_positions_not_ids() -> None:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for u in range(30):
         for a in ("ann1", "ann2"):
             rows.append({"item_id": f"s{u}", "candidate_id": "", "question": "preference", "annotator": a,
