@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 REQUIRED = ("unit", "annotator", "value")
+_EPS = 1e-10
 
 
 class DawidSkene:
@@ -47,7 +48,8 @@ class DawidSkene:
     tol : float
         Stop when no posterior moves by more than this.
     smoothing : float
-        Pseudo-count added to every confusion-matrix cell and prior.
+        Pseudo-count added to every confusion-matrix cell and prior. With 0 this is exactly
+        crowd-kit's ``DawidSkene`` (which clips at 1e-10 instead); the tests check it iteration by iteration.
 
     Attributes
     ----------
@@ -102,13 +104,14 @@ class DawidSkene:
             for j in range(n_k):
                 errors[:, j] = np.bincount(slot, weights=weights[:, j], minlength=n_a * n_k)
             errors = errors.reshape(n_a, n_k, n_k).transpose(0, 2, 1) + self.smoothing
+            np.clip(errors, _EPS, None, out=errors)  # as crowd-kit: no log(0) without smoothing
             errors /= errors.sum(axis=2, keepdims=True)
             log_err = np.log(errors)
             per_answer = log_err[a_idx, :, l_idx]  # answers × true class
             log_post: np.ndarray = np.empty((n_u, n_k))
             for j in range(n_k):
                 log_post[:, j] = np.bincount(u_idx, weights=per_answer[:, j], minlength=n_u)
-            log_post += np.log(priors)
+            log_post += np.log(np.clip(priors, _EPS, None))
             log_post -= log_post.max(axis=1, keepdims=True)
             new = np.exp(log_post)
             new /= new.sum(axis=1, keepdims=True)

@@ -65,3 +65,23 @@ def test_bad_input() -> None:
         DawidSkene().fit(pd.DataFrame({"unit": [1], "annotator": ["a"], "value": [None]}))
     with pytest.raises(ValueError, match="n_iter"):
         DawidSkene(n_iter=0)
+
+
+@pytest.mark.parametrize("n_iter", [1, 5, 50])
+def test_matches_crowd_kit_without_smoothing(rng: np.random.Generator, n_iter: int) -> None:
+    # crowd-kit's own stopping rule can stop early when its clipped ELBO dips, so both run a
+    # fixed number of EM iterations; crowd-kit clips posteriors at 1e-10 when it reports them.
+    from crowdkit.aggregation import DawidSkene as CrowdKitDawidSkene
+
+    data, _ = _simulate(rng, [0.9, 0.8, 0.6, 0.0], n_units=200)
+    data = data.sample(frac=0.8, random_state=1)  # uneven numbers of answers per unit
+    theirs = CrowdKitDawidSkene(n_iter=n_iter, tol=-np.inf).fit(
+        data.rename(columns={"unit": "task", "annotator": "worker", "value": "label"})
+    )
+    ours = DawidSkene(n_iter=n_iter, tol=1e-300, smoothing=0.0).fit(data)
+    assert theirs.probas_ is not None and theirs.labels_ is not None
+    p_theirs = theirs.probas_.sort_index()
+    p_ours = ours.probas_.loc[p_theirs.index, p_theirs.columns]
+    assert ours.n_iter_ == n_iter
+    assert np.abs(p_ours.to_numpy() - p_theirs.to_numpy()).max() < 1e-9
+    assert (ours.labels_.loc[p_theirs.index] == theirs.labels_.sort_index()).all()
