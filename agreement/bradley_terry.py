@@ -14,6 +14,9 @@ tie; here a tie is evidence that the candidates are close, and how readily annot
 is learned once (ν) from every item. A Gaussian prior on θ (``prior`` is its precision) keeps
 unanimous items finite and shrinks sparse ones towards "equally good".
 
+No library dependency: choix, the maintained Luce-model package, has no tie outcome, and the
+model is one vectorised log-likelihood with its gradient for SciPy's optimiser.
+
 Fitting maximises the log posterior with L-BFGS on an analytic gradient, vectorised over all
 comparisons (padded to the largest candidate set).
 

@@ -12,6 +12,9 @@ starting from the majority-vote shares, until the posteriors move less than ``to
 majority vote, an annotator who agrees with the others gets more weight, one who labels at
 random gets less, and one who systematically swaps two labels gets corrected.
 
+Why not crowd-kit itself: it pulls in ``transformers`` (and its text aggregators), too much for a
+runtime dependency; it is the test oracle instead, matched iteration by iteration.
+
 The interface follows crowd-kit (``fit``, ``fit_predict``, ``fit_predict_proba``; learned
 attributes end with ``_``) on a long table with columns ``unit``, ``annotator``, ``value``.
 

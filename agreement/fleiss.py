@@ -14,6 +14,9 @@ over the units with at least one rating of ``r_ik / r_i`` (each unit weighs the 
 many annotators rated it). statsmodels' ``fleiss_kappa`` refuses such tables (it asserts that
 every row has the same count). Units with no rating are ignored.
 
+Why not statsmodels: it is heavy for one formula and refuses uneven counts; it is the test oracle
+for equal counts, irrCAC for uneven ones.
+
 Edge cases: κ is ``NaN`` when no unit has two ratings, or when every rating is in one category
 (``p_e`` = 1). Perfect agreement over at least two categories gives 1.
 

@@ -17,6 +17,9 @@ always agree (the "prevalence paradox"). AC1's chance term shrinks as prevalence
 extreme, so it stays close to the percent agreement. q counts the *possible* categories: pass
 ``categories`` (e.g. the rubric's options), otherwise only the values that occur are used.
 
+Why not ``irrCAC``: it is GPL-3.0 and pins an old SciPy, so it is a test-only oracle (matched to
+1e-9 with missing ratings and every weighting).
+
 Edge cases: ``NaN`` when no unit has two ratings or fewer than two categories are known. When
 all ratings are one value but ``categories`` lists at least two, AC1 = 1 (p_e = 0).
 

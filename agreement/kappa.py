@@ -8,6 +8,10 @@ values coincide).
 
 Missing ratings (``NaN`` / ``None``) are allowed: only units that both annotators rated count.
 
+Why not call scikit-learn (a runtime dependency, and the test oracle): it has no notion of a
+missing rating and re-encodes the labels on every call, while the pairwise matrix here encodes
+all annotators once and builds each pair's confusion matrix with one ``bincount``.
+
 Edge cases: κ is ``NaN`` when no unit was rated by both, and when chance disagreement is zero
 (both annotators used one and the same value everywhere: perfect agreement that cannot be told
 apart from chance). Perfect agreement with at least two values gives 1.
