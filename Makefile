@@ -13,12 +13,12 @@ export BRUN_LABEL_HOME ?= $(CURDIR)/.brun-label
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	# TRL (and crowd-kit's transformers) are test oracles. Torch goes first, pinned to the CPU wheel
+	# this kind of machine ships on disk, so nothing later pulls the multi-GB CUDA build.
+	$(BIN)/pip install --quiet --disable-pip-version-check 'torch==2.13.0'
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
 	# irrCAC is a GPL test-only oracle that pins scipy==1.12: install it without its pins.
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps irrCAC==0.4.4
-	# TRL checks the exported files in the tests. Torch first, pinned to the CPU wheel this kind of
-	# machine ships on disk, so pip never pulls the multi-GB CUDA build from the registry.
-	$(BIN)/pip install --quiet --disable-pip-version-check 'torch==2.13.0'
 	$(BIN)/pip install --quiet --disable-pip-version-check 'trl==1.16.0' transformers accelerate
 	touch $@
 
