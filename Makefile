@@ -8,13 +8,18 @@ BIN    := $(VENV)/bin
 # Local servers' environments, data and state stay inside the checkout.
 export BRUN_LABEL_HOME ?= $(CURDIR)/.brun-label
 
-.PHONY: setup demo test lint bench stop clean
+.PHONY: setup setup-test demo test lint bench stop clean
 
+# The tool itself (enough for the demo).
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
-	# TRL (and crowd-kit's transformers) are test oracles. Torch goes first, pinned to the CPU wheel
-	# this kind of machine ships on disk, so nothing later pulls the multi-GB CUDA build.
+	$(BIN)/pip install --quiet --disable-pip-version-check -e .
+	touch $@
+
+# Test tools and oracles on top. TRL (and crowd-kit's transformers) need torch: it goes first,
+# pinned to the CPU wheel this kind of machine ships on disk, so nothing pulls the CUDA build.
+$(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/pip install --quiet --disable-pip-version-check 'torch==2.13.0'
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
 	# irrCAC is a GPL test-only oracle that pins scipy==1.12: install it without its pins.
@@ -25,22 +30,25 @@ $(VENV)/.installed: pyproject.toml
 setup: $(VENV)/.installed
 	bash scripts/system-deps.sh
 
+setup-test: $(VENV)/.installed-test
+	bash scripts/system-deps.sh
+
 ## The main job on the embedded default: bundled samples, rubric packs, local servers.
 demo: setup
 	$(BIN)/brun-label demo
 
 ## Lint, type-check and run every test (real Label Studio and Argilla servers included).
-test: setup
+test: setup-test
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
 ## Benchmarks (on demand; prints ratios against baselines measured in the same run).
-bench: setup
+bench: setup-test
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 stop:
