@@ -46,6 +46,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -53,7 +54,7 @@ import pandas as pd
 
 from brun_label.agreement.adjudication import low_agreement_units
 from brun_label.agreement.annotators import annotator_stats, judge_stats
-from brun_label.agreement.consensus import majority_vote
+from brun_label.agreement.consensus import UnitConsensus, majority_vote
 from brun_label.agreement.metrics import clean, question_alpha, question_metrics
 from brun_label.agreement.questions import QuestionData, split_questions
 from brun_label.rubric import Rubric
@@ -90,6 +91,25 @@ def distribution_order(q: QuestionData) -> list[str]:
     if q.kind == "flags":
         return [*(q.domain or []), "(none)"]
     return [_label(v) for v in dom] if dom else []
+
+
+def _unit_consensus(q: QuestionData) -> UnitConsensus:
+    """Majority vote per unit; preferences are voted on as positions, then mapped back to ids.
+
+    Voting on raw candidate ids would build a units × (every candidate id) matrix, which does not
+    scale (a million-row table has tens of thousands of ids); positions keep the domain small.
+    """
+    if q.kind != "preference":
+        return majority_vote(q.values, level=q.level)
+    cons = majority_vote(q.agreement_values(), level=q.level)
+    values: list[Any] = []
+    for u, v in enumerate(cons.value):
+        if isinstance(v, str) and v.startswith("candidate_"):
+            cands = q.candidates_by_item.get(str(q.unit_items[u]), [])
+            k = int(v.removeprefix("candidate_")) - 1
+            v = cands[k] if 0 <= k < len(cands) else v
+        values.append(v)
+    return replace(cons, value=values)
 
 
 def summarize(
@@ -154,7 +174,7 @@ def summarize(
             if st["flagged"]:
                 entry["flagged"] = True
                 entry["reasons"].extend(f"{name}: {r}" for r in st["reasons"])
-        cons = majority_vote(q.values, level=q.level)
+        cons = _unit_consensus(q)
         low.extend(low_agreement_units(q, cons))
         if q.judges:
             stacked = np.concatenate([q.values, q.judge_values], axis=0)

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from brun_label.agreement.alpha import krippendorff_alpha
@@ -143,3 +144,32 @@ def test_low_agreement_units_are_capped_with_a_note(rng: np.random.Generator) ->
 def test_bad_options() -> None:
     with pytest.raises(ValueError, match="n_bootstrap"):
         summarize(make_table([{"item_id": "s", "question": "q", "annotator": "a", "value": 1}]), n_bootstrap=-1)
+
+
+def test_preference_consensus_scales_to_many_candidate_ids() -> None:
+    """Regression: voting on raw ids built a units × ids matrix and failed past ~N units.
+
+    Preferences are coded as positions among the item's (sorted) candidates, so α equals the
+    krippendorff package's nominal α on those position codes.
+    """
+    import krippendorff
+
+    rng = np.random.default_rng(7)
+    rows, codes = [], []
+    for i in range(3000):
+        cands = [f"c{i}a", f"c{i}b"]
+        pick = int(rng.integers(2))
+        col = []
+        for ann in ("x", "y", "z"):
+            k = pick if ann != "z" else int(rng.integers(2))
+            col.append(k)
+            rows.append({"item_id": f"s{i}", "candidate_id": "", "question": "preference",
+                         "annotator": ann, "value": cands[k]})
+            for c in cands:
+                rows.append({"item_id": f"s{i}", "candidate_id": c, "question": "tone_zone",
+                             "annotator": ann, "value": 0})
+        codes.append(col)
+    out = summarize(pd.DataFrame(rows), rubric=load_rubric("de-escalation"))
+    expected = krippendorff.alpha(np.array(codes, dtype=float).T, level_of_measurement="nominal")
+    assert out["questions"]["preference"]["n_units"] == 3000
+    assert out["questions"]["preference"]["krippendorff_alpha"] == pytest.approx(expected, abs=1e-9)
