@@ -22,9 +22,12 @@ pull
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlparse
 
@@ -41,7 +44,7 @@ from brun_label.backends.label_studio_format import (
     task_payload,
     user_names,
 )
-from brun_label.errors import BackendError, ConflictError, InputError, NotFoundError
+from brun_label.errors import BackendError, ConflictError, InputError, NotFoundError, ServerError
 from brun_label.layout import RUBRIC_KEY, SAMPLE_ID_KEY, candidate_order
 from brun_label.model import Sample
 from brun_label.render_label_studio import render_label_studio
@@ -56,6 +59,8 @@ CHUNK_BYTES = 16 * 2**20
 #: Seconds to wait for one answer (a 10k-task export takes ≈ 20 s); connecting gets 10 s.
 READ_TIMEOUT = 600.0
 CONNECT_TIMEOUT = 10.0
+#: Project fields read by push and pull.
+PROJECT_FIELDS = "id,title,label_config,task_number,maximum_annotations"
 #: Label Studio refuses longer project titles (HTTP 400).
 MAX_TITLE = 50
 #: The most candidate slots a config can have (letters a..z).
@@ -64,6 +69,22 @@ MAX_SLOTS = 26
 READ_RETRIES = 1
 #: Never retry a write: the server may have applied it before the answer was lost.
 NO_RETRY: dict[str, Any] = {"max_retries": 0}
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building millions of small, acyclic objects.
+
+    With a 50 MB export parsed, every collection rescans all of it: measured on 10k tasks, the
+    JSON parse went from 1.5 s to 0.3 s and the mapping from 2.3 s to 0.9 s with it paused.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _same_config(a: str | None, b: str) -> bool:
@@ -110,14 +131,13 @@ class LabelStudioBackend:
     def find_project(self, title: str) -> Any | None:
         """Return the project with exactly this title (None if there is none)."""
         with sdk_errors(self.url, "listing projects"):
-            found = [p for p in self.client.projects.list(title=title) if p.title == title]
+            # Only the fields used: the default also counts annotations, predictions… per project.
+            found = [p for p in self.client.projects.list(title=title, include=PROJECT_FIELDS) if p.title == title]
         if len(found) > 1:
             ids = ", ".join(str(p.id) for p in found)
             raise ConflictError(f"{len(found)} Label Studio projects are titled {title!r} (ids {ids}); rename all but one")
-        if not found:
-            return None
-        with sdk_errors(self.url, f"reading project {title!r}"):
-            return self.client.projects.get(id=found[0].id)
+        # The listing already holds the config and the task count: no second request.
+        return found[0] if found else None
 
     def existing_sample_ids(self, project_id: int) -> set[str]:
         """Return the sample ids of the project's tasks (one paged listing of ids and data)."""
@@ -272,36 +292,50 @@ class LabelStudioBackend:
 
     # -- pull -------------------------------------------------------------------------------
 
+    def _users_and_predictions(self, project_id: int, with_predictions: bool) -> tuple[dict[int, str], list[Any]]:
+        with sdk_errors(self.url, "listing users"):
+            users = user_names(self.client.users.list())
+        predictions: list[Any] = []
+        if with_predictions:
+            with sdk_errors(self.url, "listing predictions"):
+                predictions = list(self.client.predictions.list(project=project_id))
+        return users, predictions
+
     def pull(self, rubric: Rubric | None, options: PullOptions, progress: ProgressFn | None = None) -> PullResult:
         """Return every annotation, draft and skip (and judge predictions) as the long table."""
         title = options.target
         project = self.find_project(title)
         if project is None:
             raise NotFoundError(f"no Label Studio project titled {title!r} at {self.url}")
-        with sdk_errors(self.url, f"exporting project {title!r}"):
-            raw = b"".join(self.client.projects.exports.download_sync(
-                id=project.id, export_type="JSON", download_all_tasks=True))
-            tasks = json.loads(raw)
+        # The server builds the whole export before it answers (≈ 20 s for 10k tasks): fetch the
+        # users and predictions meanwhile, so their requests and model parsing cost no wall time.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            side = pool.submit(self._users_and_predictions, project.id, options.include_judge)
+            with sdk_errors(self.url, f"exporting project {title!r}"):
+                raw = b"".join(self.client.projects.exports.download_sync(
+                    id=project.id, export_type="JSON", download_all_tasks=True))
+            users, predictions = side.result()
+        with gc_paused():
+            try:
+                tasks = json.loads(raw)
+            except ValueError:
+                raise ServerError(f"Label Studio at {self.url} sent an export that is not JSON") from None
             del raw
-        if not isinstance(tasks, list):
-            raise NotFoundError(f"Label Studio at {self.url} gave no task list for project {title!r}")
-        if rubric is None:
-            rubric = self._recorded_rubric(tasks, title)
-        with sdk_errors(self.url, "listing users"):
-            users = user_names(self.client.users.list())
-        reader = TaskReader(rubric, ConfigIndex(project.label_config), users)
-        total = len(tasks)
-        for i, task in enumerate(tasks, 1):
-            reader.add_task(task)
-            if progress is not None and (i % 1000 == 0 or i == total):
-                progress(1000 if i % 1000 == 0 else i % 1000, total)
-        has_predictions = any(t.get("predictions") for t in tasks)
-        del tasks
-        if options.include_judge and has_predictions:
-            with sdk_errors(self.url, "listing predictions"):
-                for pred in self.client.predictions.list(project=project.id):
-                    reader.add_prediction(int(pred.task), pred.model_version, pred.result, pred.created_at)
-        return PullResult(table=make_table(reader.rows), invalid=reader.invalid, n_items=reader.n_items)
+            if not isinstance(tasks, list):
+                raise ServerError(f"Label Studio at {self.url} gave no task list for project {title!r}")
+            if rubric is None:
+                rubric = self._recorded_rubric(tasks, title)
+            reader = TaskReader(rubric, ConfigIndex(project.label_config), users)
+            total = len(tasks)
+            for i, task in enumerate(tasks, 1):
+                reader.add_task(task)
+                if progress is not None and (i % 1000 == 0 or i == total):
+                    progress(1000 if i % 1000 == 0 else i % 1000, total)
+            del tasks
+            for pred in predictions:
+                reader.add_prediction(int(pred.task), pred.model_version, pred.result, pred.created_at)
+            table = make_table(reader.rows)
+        return PullResult(table=table, invalid=reader.invalid, n_items=reader.n_items)
 
     def _recorded_rubric(self, tasks: list[Any], title: str) -> Rubric:
         from brun_label.rubrics import load_rubric

@@ -268,11 +268,33 @@ class ResultReader:
     def __init__(self, rubric: Rubric, config: ConfigIndex) -> None:
         self.rubric = rubric
         self.config = config
+        self._answers: dict[Any, list[tuple[str, str, Any]] | str] = {}
 
     def read(self, region: Any, order: Sequence[str]) -> list[tuple[str, str, Any]]:
-        """Return ``[(candidate_id, question, value)]`` for one region; raise :class:`AnswerError` if invalid."""
+        """Return ``[(candidate_id, question, value)]`` for one region; raise :class:`AnswerError` if invalid.
+
+        Choice and rating answers are few and repeat across tasks, so each (region content,
+        candidate order) is checked and decoded once; free text is decoded every time.
+        """
         if not isinstance(region, dict):
             raise AnswerError(f"region is not an object: {region!r}")
+        key = _region_key(region)
+        if key is None or key[3] == "text":
+            return self._read(region, order)
+        cache_key = (key, tuple(order))
+        hit = self._answers.get(cache_key)
+        if hit is None:
+            try:
+                hit = self._read(region, order)
+            except AnswerError as exc:
+                hit = str(exc)
+            self._answers[cache_key] = hit
+        if isinstance(hit, str):
+            raise AnswerError(hit)
+        # Fresh lists, so that rows never share a mutable value.
+        return [(c, q, list(v) if isinstance(v, list) else v) for c, q, v in hit]
+
+    def _read(self, region: dict[str, Any], order: Sequence[str]) -> list[tuple[str, str, Any]]:
         errors = self.config.errors(region)
         if errors:
             raise AnswerError(f"{region.get('from_name')}: {errors[0]}")
