@@ -277,18 +277,23 @@ class LabelStudioBackend:
 
         done = 0
         max_tasks = options.chunk_size or CHUNK_TASKS
-        for batch in chunks(payloads(), max_tasks, CHUNK_BYTES):
-            try:
-                with sdk_errors(self.url, "importing tasks"):
-                    self.client.projects.import_tasks(id=project_id, request=batch, request_options=NO_RETRY)
-            except BackendError as exc:
-                raise type(exc)(f"{exc}; {done} of {len(todo)} new samples were imported before, "
-                                "re-run the same push to resume") from None
-            done += len(batch)
-            if progress is not None:
-                progress(len(batch), len(todo))
+        with gc_paused():  # building and encoding ~50 small objects per task
+            for batch in chunks(payloads(), max_tasks, CHUNK_BYTES):
+                done = self._import_chunk(project_id, batch, done, len(todo), progress)
         if problems:
             notes.append(f"{len(problems)} judge answer(s) do not fit the rubric and were not imported, e.g. {problems[0]}")
+
+    def _import_chunk(self, project_id: int, batch: list[dict[str, Any]], done: int, total: int,
+                      progress: ProgressFn | None) -> int:
+        try:
+            with sdk_errors(self.url, "importing tasks"):
+                self.client.projects.import_tasks(id=project_id, request=batch, request_options=NO_RETRY)
+        except BackendError as exc:
+            raise type(exc)(f"{exc}; {done} of {total} new samples were imported before, "
+                            "re-run the same push to resume") from None
+        if progress is not None:
+            progress(len(batch), total)
+        return done + len(batch)
 
     # -- pull -------------------------------------------------------------------------------
 
