@@ -31,7 +31,7 @@ from brun_label.render_label_studio import choice_value
 from brun_label.rubric import Question, Rubric, preference_options, slot_name
 
 
-def _question(q: Question, name: str, title: str, n_candidates: int) -> dict[str, Any]:
+def _question(q: Question, name: str, title: str, n_candidates: int, *, optional: bool = False) -> dict[str, Any]:
     settings: dict[str, Any]
     if q.type in ("scale", "choice", "preference"):
         if q.type == "preference":
@@ -61,7 +61,7 @@ def _question(q: Question, name: str, title: str, n_candidates: int) -> dict[str
         "name": name,
         "title": title,
         "description": description,
-        "required": q.required,
+        "required": q.required and not optional,
         "settings": settings,
         "type": settings["type"],
     }
@@ -109,7 +109,9 @@ def render_argilla(rubric: Rubric, *, n_candidates: int = 2, min_submitted: int 
         letter = candidate_label(i)
         for q in rubric.questions:
             if q.scope == "candidate":
-                questions.append(_question(q, slot_name(q.name, i), f"{letter}: {q.title}", n_candidates))
+                # Slots past the second may be empty for samples with fewer candidates: optional.
+                questions.append(_question(q, slot_name(q.name, i), f"{letter}: {q.title}", n_candidates,
+                                           optional=i >= 2))
     for q in rubric.questions:
         if q.scope == "item":
             questions.append(_question(q, q.name, q.title, n_candidates))

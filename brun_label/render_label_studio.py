@@ -59,10 +59,12 @@ def choice_value(question: Question, value: int | str) -> str:
     return question.option(value).label
 
 
-def _question_xml(q: Question, name: str, to_name: str, n_candidates: int, indent: str) -> list[str]:
+def _question_xml(
+    q: Question, name: str, to_name: str, n_candidates: int, indent: str, *, optional: bool = False
+) -> list[str]:
     title = q.title if q.description is None else f"{q.title}: {q.description}"
     lines = [f"{indent}<Header {_attrs(value=title, size='6')}/>"]
-    required = "true" if q.required else None
+    required = "true" if q.required and not optional else None
     if q.type in ("scale", "choice", "flags"):
         kind = "multiple" if q.type == "flags" else "single-radio"
         lines.append(
@@ -119,7 +121,8 @@ def render_label_studio(rubric: Rubric, *, n_candidates: int = 2) -> str:
         out.append(f"    <Text {_attrs(name=field, value='$' + field)}/>")
         for q in rubric.questions:
             if q.scope == "candidate":
-                out.extend(_question_xml(q, slot_name(q.name, i), field, n_candidates, "    "))
+                # Slots past the second may be empty for samples with fewer candidates: optional.
+                out.extend(_question_xml(q, slot_name(q.name, i), field, n_candidates, "    ", optional=i >= 2))
         out.append("  </View>")
     item_qs = [q for q in rubric.questions if q.scope == "item"]
     if item_qs:

@@ -69,3 +69,15 @@ def test_argilla_settings_load_and_respect_limits(name, monkeypatch):
         if q["type"] == "rating":
             assert all(0 <= o["value"] <= 10 for o in q["settings"]["options"])
     assert [f.name for f in settings.fields] == ["prompt", "candidate_a", "candidate_b", "candidate_c"]
+
+
+def test_slots_past_the_second_are_optional_on_both_platforms():
+    """A 3-candidate sample in a 4-slot project must be submittable: slot D may be empty."""
+    rubric = load_rubric("de-escalation")
+    root = ElementTree.fromstring(render_label_studio(rubric, n_candidates=4))
+    required = {c.get("name"): c.get("required") for c in root.iter("Choices")}
+    assert required["tone_zone_a"] == required["tone_zone_b"] == "true"
+    assert required["tone_zone_c"] is None and required["tone_zone_d"] is None
+    qs = {q["name"]: q["required"] for q in render_argilla(rubric, n_candidates=4)["questions"]}
+    assert qs["tone_zone_a"] and qs["tone_zone_b"] and not qs["tone_zone_c"] and not qs["tone_zone_d"]
+    assert qs["preference"]
