@@ -190,3 +190,23 @@ def test_no_url_or_key_is_a_usage_error(tmp_path, monkeypatch):
     monkeypatch.delenv("LABEL_STUDIO_API_KEY")
     result = _run(["pull", "--from", "label-studio", "--project", "p", "-o", str(tmp_path / "a.csv")])
     assert "no Label Studio API key" in _one_error_line(result, 2)
+
+
+def test_a_personal_access_token_works_like_a_legacy_token(label_studio_server, label_studio_admin, ls_project_title,
+                                                           tmp_path, monkeypatch):
+    response = label_studio_admin.http.post("/api/token/")
+    assert response.status_code == 201, response.text
+    pat = response.json()["token"]
+    assert pat.count(".") == 2  # a JWT refresh token, which the SDK trades for access tokens
+    monkeypatch.setenv("LABEL_STUDIO_URL", label_studio_server.url)
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", pat)
+    push = _run(["push", str(sample_path("deal-closer")), "--to", "label-studio", "--project", ls_project_title,
+                 "--rubric", "deal-closer", "--json"])
+    assert push.exit_code == 0, push.output
+    assert pat not in push.output
+    out = tmp_path / "judge.jsonl"
+    pull = _run(["pull", "--from", "label-studio", "--project", ls_project_title, "-o", str(out), "--json"])
+    assert pull.exit_code == 0, pull.output
+    summary = json.loads(pull.stdout)
+    assert summary["items"] == len(read_samples(sample_path("deal-closer")))
+    assert summary["annotators"] == [] and summary["rows"] > 0  # only the judge's predictions so far
