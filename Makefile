@@ -5,8 +5,8 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-# Local servers' environments, data and state stay inside the checkout.
-export BRUN_LABEL_HOME ?= $(CURDIR)/.brun-label
+# Local servers' environments, data and state live in $BRUN_LABEL_HOME (default
+# ~/.cache/brun-label), the same place `brun-label serve` uses when run by hand.
 
 .PHONY: setup setup-test demo test lint bench stop clean
 

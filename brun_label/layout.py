@@ -36,10 +36,10 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from brun_label.model import Sample, candidate_label
+from brun_label.model import JUDGE_PREFIX, Sample, candidate_label
 from brun_label.rubric import BOTH_BAD, TIE, Question, Rubric, split_slot_name
 
 #: Keys brun-label adds to each task / record besides the visible fields.
@@ -168,3 +168,43 @@ def encode_answer(question: Question, value: Any, order: Sequence[str]) -> Any:
     if question.type == "text":
         return str(value)
     return str(value)
+
+
+def fill_unticked_flags(
+    rubric: Rubric, rows: list[dict[str, Any]], orders: Mapping[str, Sequence[str]]
+) -> list[dict[str, Any]]:
+    """Add the ``[]`` answers that the platforms cannot store: flags nobody ticked.
+
+    Neither Label Studio nor Argilla stores an empty multi-label answer: an annotator who ticks no
+    flag and submits leaves the question unanswered. In a *submitted* response that means "no
+    flags", so every ``flags`` question without a row gets one with value ``[]`` (per candidate
+    shown, for a person; per candidate the judge rated, for a ``judge:`` rater). Skips (a response
+    with no answer at all), drafts and discarded responses are left as they are.
+
+    >>> from brun_label.rubrics import load_rubric
+    >>> r = load_rubric("de-escalation")
+    >>> rows = [{"item_id": "s1", "candidate_id": "c1", "question": "tone_zone", "annotator": "ann",
+    ...          "value": 0, "status": "submitted", "platform": "argilla", "submitted_at": None}]
+    >>> [(x["candidate_id"], x["question"], x["value"]) for x in fill_unticked_flags(r, rows, {"s1": ["c1", "c2"]})]
+    [('c1', 'tone_zone', 0), ('c1', 'liability_flags', []), ('c2', 'liability_flags', [])]
+    """
+    flag_qs = [q for q in rubric.questions if q.type == "flags"]
+    if not flag_qs:
+        return rows
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        if row.get("status") == "submitted" and row.get("value") is not None:
+            groups.setdefault((str(row["item_id"]), str(row["annotator"])), []).append(row)
+    added: list[dict[str, Any]] = []
+    for (item, annotator), group in groups.items():
+        have = {(str(r["candidate_id"]), str(r["question"])) for r in group}
+        if annotator.startswith(JUDGE_PREFIX):
+            candidates = sorted({str(r["candidate_id"]) for r in group if r["candidate_id"]})
+        else:
+            candidates = [str(c) for c in orders.get(item, [])]
+        base = group[0]
+        for q in flag_qs:
+            for cand in candidates if q.scope == "candidate" else [""]:
+                if (cand, q.name) not in have:
+                    added.append({**base, "candidate_id": cand, "question": q.name, "value": []})
+    return rows + added

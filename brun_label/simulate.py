@@ -37,7 +37,11 @@ Expectation = tuple[int | None, tuple[str, ...]]
 
 @dataclass(frozen=True)
 class SimulatedAnnotator:
-    """A simulated annotator: ``noise`` is the chance of a one-step slip per answer."""
+    """A simulated annotator.
+
+    ``noise`` is the chance of a one-step slip per answer; for a ``careless`` annotator it is the
+    chance of answering at random instead.
+    """
 
     name: str
     noise: float = 0.1
@@ -49,7 +53,7 @@ class SimulatedAnnotator:
 DEMO_ANNOTATORS = (
     SimulatedAnnotator("sim-careful-ana", noise=0.05, seed=1),
     SimulatedAnnotator("sim-careful-ben", noise=0.12, seed=2),
-    SimulatedAnnotator("sim-careless-cy", noise=0.5, careless=True, seed=3),
+    SimulatedAnnotator("sim-careless-cy", noise=0.2, careless=True, seed=3),
 )
 
 
@@ -89,13 +93,14 @@ def _rng(annotator: SimulatedAnnotator, *parts: str) -> random.Random:
 
 
 def _answer(q: Question, expected: Any, annotator: SimulatedAnnotator, rng: random.Random) -> Any:
-    random_answer = annotator.careless and rng.random() < 0.5
+    random_answer = annotator.careless and rng.random() < annotator.noise
+    slip = not annotator.careless and rng.random() < annotator.noise
     if q.type in ("scale", "rating"):
         values = [int(v) for v in q.values()]
         if random_answer:
             return rng.choice(values)
         value = int(expected) if expected is not None else values[len(values) // 2]
-        if rng.random() < annotator.noise:
+        if slip:
             value += rng.choice((-1, 1))
         return min(max(value, min(values)), max(values))
     if q.type == "flags":
@@ -103,14 +108,14 @@ def _answer(q: Question, expected: Any, annotator: SimulatedAnnotator, rng: rand
         if random_answer:
             return sorted(rng.sample(options, rng.randint(0, 2)))
         chosen = set(expected or [])
-        if rng.random() < annotator.noise:
+        if slip:
             chosen ^= {rng.choice(options)}
         return sorted(chosen)
     if q.type == "choice":
         options = [str(v) for v in q.values()]
         if random_answer or expected is None:
             return rng.choice(options)
-        return expected if rng.random() >= annotator.noise else rng.choice(options)
+        return rng.choice(options) if slip else expected
     raise ValueError(f"cannot simulate question type {q.type}")
 
 
@@ -123,8 +128,9 @@ def simulate_answers(
     ``expectations`` maps persona names to what their replies should get (from the rubric's
     persona pack); a candidate whose persona is unknown is expected to get the judge's answers
     when there are any, else the in-zone value and no flags. Free-text questions are left
-    unanswered; the preference follows the annotator's own answers (the first in-zone, unflagged
-    candidate; ``both_bad`` when none is).
+    unanswered; the preference is the candidate closest to the zone with the fewest expected flags
+    (the first of equals; a careful annotator slips to the runner-up with probability ``noise``),
+    ``both_bad`` when even the best is more than one step away.
     """
     expectations = expectations or {}
     zone = rubric.zone_question()
@@ -132,7 +138,7 @@ def simulate_answers(
     rows: list[dict[str, Any]] = []
     for annotator in annotators:
         for sample in samples:
-            good: list[str] = []
+            scores: list[tuple[float, str]] = []
             for cand in sample.candidates:
                 zone_value, flags = _expected(cand, zone, flag_qs, expectations)
                 answers: dict[str, Any] = {}
@@ -146,17 +152,22 @@ def simulate_answers(
                     answers[q.name] = _answer(q, expected, annotator, rng)
                     rows.append({"item_id": sample.id, "candidate_id": cand.id, "question": q.name,
                                  "annotator": annotator.name, "value": answers[q.name]})
-                in_zone = zone is None or answers.get(zone.name) == zone.target
-                unflagged = all(not answers.get(q.name) for q in flag_qs)
-                if in_zone and unflagged:
-                    good.append(cand.id)
+                # The preference is a holistic judgement: it follows what the reply deserves
+                # (its expected zone and flags), not this annotator's slips on the scales.
+                off = 0.0
+                if zone is not None and zone.target is not None and zone_value is not None:
+                    off = abs(zone_value - int(zone.target))
+                scores.append((off + sum(len(f) for f in flags.values()), cand.id))
             for q in rubric.questions:
                 if q.scope != "item" or q.type == "text":
                     continue
                 rng = _rng(annotator, sample.id, q.name)
                 if q.type == "preference":
-                    value: Any = good[0] if good else BOTH_BAD
-                    if annotator.careless and rng.random() < 0.5:
+                    ranked = sorted(scores)
+                    slip = not annotator.careless and rng.random() < annotator.noise / 3
+                    pick = ranked[1] if len(ranked) > 1 and slip else ranked[0]
+                    value: Any = BOTH_BAD if pick[0] > 1 else pick[1]
+                    if annotator.careless and rng.random() < annotator.noise:
                         value = rng.choice([c.id for c in sample.candidates] + [TIE, BOTH_BAD])
                 else:
                     value = _answer(q, None, annotator, rng)

@@ -31,8 +31,9 @@ def test_careful_annotators_agree_more_than_the_careless_one():
     tone = {(r["annotator"], r["item_id"], r["candidate_id"]): r["value"] for r in rows if r["question"] == "tone_zone"}
     expected = {"good": 0, "soft": -2, "hard": 2}
     hits = Counter(a for (a, _, c), v in tone.items() if v == expected[c])
-    assert hits["sim-careful-ana"] > hits["sim-careless-cy"] + 30
-    assert hits["sim-careful-ben"] > hits["sim-careless-cy"] + 20
+    # 180 tone answers each: ana slips 5%, ben 12%; cy answers 20% at random.
+    assert hits["sim-careful-ana"] >= 165
+    assert hits["sim-careful-ana"] > hits["sim-careful-ben"] > hits["sim-careless-cy"]
 
 
 def test_noiseless_annotator_prefers_the_in_zone_candidate():

@@ -33,11 +33,12 @@ from brun_label.backends.argilla_records import (
     PLATFORM,
     RecordError,
     record_for_sample,
+    record_order,
     rows_for_record,
 )
 from brun_label.backends.base import ProgressFn, PullOptions, PullResult, PushOptions, PushResult
 from brun_label.errors import ConflictError, InputError, NotFoundError
-from brun_label.layout import RUBRIC_KEY, candidate_order
+from brun_label.layout import RUBRIC_KEY, candidate_order, fill_unticked_flags
 from brun_label.model import Sample
 from brun_label.render_argilla import render_argilla
 from brun_label.rubric import Rubric
@@ -289,6 +290,7 @@ class ArgillaBackend:
         usernames = self._usernames(workspace)
         rows: list[dict[str, Any]] = []
         invalid: list[str] = []
+        orders: dict[str, list[str]] = {}
         n_items = 0
         for page, total in self._records(dataset["id"], include=("responses", "suggestions")):
             for record in page:
@@ -297,6 +299,8 @@ class ArgillaBackend:
                 try:
                     got, bad = rows_for_record(record, rubric, usernames, question_names,
                                                include_judge=options.include_judge)
+                    sample_id, order = record_order(record)
+                    orders[sample_id] = order
                 except RecordError as exc:
                     invalid.append(str(exc))
                     continue
@@ -309,6 +313,8 @@ class ArgillaBackend:
             when = row.get("submitted_at")
             if isinstance(when, str) and when and not when.endswith("Z") and "+" not in when[10:]:
                 row["submitted_at"] = when + "Z"
+        if rubric is not None:
+            rows = fill_unticked_flags(rubric, rows, orders)
         rows.sort(key=lambda r: (r["item_id"], r["candidate_id"], r["question"], r["annotator"]))
         return PullResult(table=make_table(rows), invalid=invalid, n_items=n_items)
 

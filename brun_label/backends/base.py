@@ -70,6 +70,9 @@ class PullOptions:
     target: str
     workspace: str | None = None
     include_judge: bool = True
+    annotator_names: str = "email"
+    """How Label Studio annotators are named: ``email`` (default) or ``username`` (Argilla has
+    only usernames; use ``username`` to merge people who work on both platforms)."""
     """Include LLM-judge predictions/suggestions as ``judge:<model>`` annotator rows."""
 
 

@@ -45,7 +45,7 @@ from brun_label.backends.label_studio_format import (
     user_names,
 )
 from brun_label.errors import BackendError, ConflictError, InputError, NotFoundError, ServerError
-from brun_label.layout import RUBRIC_KEY, SAMPLE_ID_KEY, candidate_order
+from brun_label.layout import RUBRIC_KEY, SAMPLE_ID_KEY, candidate_order, fill_unticked_flags
 from brun_label.model import Sample
 from brun_label.render_label_studio import render_label_studio
 from brun_label.rubric import Rubric
@@ -297,9 +297,11 @@ class LabelStudioBackend:
 
     # -- pull -------------------------------------------------------------------------------
 
-    def _users_and_predictions(self, project_id: int, with_predictions: bool) -> tuple[dict[int, str], list[Any]]:
+    def _users_and_predictions(
+        self, project_id: int, with_predictions: bool, prefer: str = "email"
+    ) -> tuple[dict[int, str], list[Any]]:
         with sdk_errors(self.url, "listing users"):
-            users = user_names(self.client.users.list())
+            users = user_names(self.client.users.list(), prefer)
         predictions: list[Any] = []
         if with_predictions:
             with sdk_errors(self.url, "listing predictions"):
@@ -315,7 +317,8 @@ class LabelStudioBackend:
         # The server builds the whole export before it answers (≈ 20 s for 10k tasks): fetch the
         # users and predictions meanwhile, so their requests and model parsing cost no wall time.
         with ThreadPoolExecutor(max_workers=1) as pool:
-            side = pool.submit(self._users_and_predictions, project.id, options.include_judge)
+            side = pool.submit(self._users_and_predictions, project.id, options.include_judge,
+                               options.annotator_names)
             with sdk_errors(self.url, f"exporting project {title!r}"):
                 raw = b"".join(self.client.projects.exports.download_sync(
                     id=project.id, export_type="JSON", download_all_tasks=True))
@@ -339,7 +342,8 @@ class LabelStudioBackend:
             del tasks
             for pred in predictions:
                 reader.add_prediction(int(pred.task), pred.model_version, pred.result, pred.created_at)
-            table = make_table(reader.rows)
+            orders = {sid: order for sid, order in reader.orders.values()}
+            table = make_table(fill_unticked_flags(rubric, reader.rows, orders))
         return PullResult(table=table, invalid=reader.invalid, n_items=reader.n_items)
 
     def _recorded_rubric(self, tasks: list[Any], title: str) -> Rubric:

@@ -301,11 +301,15 @@ class ResultReader:
         return decode_answer(self.rubric, str(region["from_name"]), _raw_answer(region), order)
 
 
-def user_names(users: Iterable[Any]) -> dict[int, str]:
-    """Map user ids to the name used as ``annotator``: the email, else the username."""
+def user_names(users: Iterable[Any], prefer: str = "email") -> dict[int, str]:
+    """Map user ids to the name used as ``annotator``: the email (or the username, with
+    ``prefer="username"``), falling back to the other one.
+    """
+    order = ("email", "username") if prefer == "email" else ("username", "email")
     out = {}
     for u in users:
-        out[int(u.id)] = (getattr(u, "email", None) or getattr(u, "username", None) or f"user:{u.id}").strip()
+        first, second = (getattr(u, k, None) for k in order)
+        out[int(u.id)] = (first or second or f"user:{u.id}").strip()
     return out
 
 

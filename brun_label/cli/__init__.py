@@ -30,6 +30,7 @@ _COMMANDS: dict[str, str] = {
     "serve": "brun_label.cli.serve:serve",
     "push": "brun_label.cli.push:push",
     "pull": "brun_label.cli.pull:pull",
+    "demo": "brun_label.cli.demo:demo",
     "export": "brun_label.cli.export:export",
     "draft": "brun_label.cli.draft:draft",
     "judge": "brun_label.cli.judge:judge",

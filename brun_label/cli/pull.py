@@ -20,10 +20,13 @@ from brun_label.rubrics import load_rubric
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="Output table: .jsonl, .csv or .parquet (written atomically).")
 @click.option("--no-judge", is_flag=True, help="Leave out LLM-judge predictions/suggestions.")
+@click.option("--annotator-names", type=click.Choice(["email", "username"]), default="email", show_default=True,
+              help="Label Studio: name annotators by email or username (Argilla has usernames only).")
 @click.option("--strict", is_flag=True, help="Fail (exit 1, no file) if any answer does not fit the rubric.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 def pull(platform: str, target: str, workspace: str | None, url: str | None, api_key_env: str | None,
-         rubric_name: str | None, output: str, no_judge: bool, strict: bool, as_json: bool) -> None:
+         rubric_name: str | None, output: str, no_judge: bool, annotator_names: str, strict: bool,
+         as_json: bool) -> None:
     """Pull all annotations (submitted, draft, skipped/discarded: see the status column).
 
     Answers are mapped back to sample and candidate ids and to the rubric's question names and
@@ -44,8 +47,8 @@ def pull(platform: str, target: str, workspace: str | None, url: str | None, api
         bar.update(done)
 
     try:
-        result = backend.pull(rubric, PullOptions(target=target, workspace=workspace,
-                                                  include_judge=not no_judge), on_progress)
+        result = backend.pull(rubric, PullOptions(target=target, workspace=workspace, include_judge=not no_judge,
+                                                  annotator_names=annotator_names), on_progress)
     finally:
         bar.close()
     for problem in result.invalid:
