@@ -193,15 +193,13 @@ def fill_unticked_flags(
         return rows
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for row in rows:
-        if row.get("status") == "submitted" and row.get("value") is not None:
+        if (row.get("status") == "submitted" and row.get("value") is not None
+                and not str(row["annotator"]).startswith(JUDGE_PREFIX)):
             groups.setdefault((str(row["item_id"]), str(row["annotator"])), []).append(row)
     added: list[dict[str, Any]] = []
     for (item, annotator), group in groups.items():
         have = {(str(r["candidate_id"]), str(r["question"])) for r in group}
-        if annotator.startswith(JUDGE_PREFIX):
-            candidates = sorted({str(r["candidate_id"]) for r in group if r["candidate_id"]})
-        else:
-            candidates = [str(c) for c in orders.get(item, [])]
+        candidates = [str(c) for c in orders.get(item, [])]
         base = group[0]
         for q in flag_qs:
             for cand in candidates if q.scope == "candidate" else [""]:
