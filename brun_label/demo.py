@@ -136,8 +136,18 @@ def simulate(
     return submitted
 
 
-def run_demo(out_dir: Path, *, simulate_annotators: bool = True, log: Log = print) -> DemoResult:
-    """Run the demo; see the module docstring. Raises brun-label errors on failure."""
+def run_demo(
+    out_dir: Path,
+    *,
+    simulate_annotators: bool = True,
+    servers: dict[str, ServerInfo] | None = None,
+    log: Log = print,
+) -> DemoResult:
+    """Run the demo; see the module docstring. Raises brun-label errors on failure.
+
+    ``servers`` (``{"label-studio": info, "argilla": info}``) uses running servers instead of
+    starting the local ones (the end-to-end test passes its own).
+    """
     out_dir = Path(out_dir)
     result = DemoResult(out_dir=out_dir)
     log("[1/6] bundled samples")
@@ -147,8 +157,11 @@ def run_demo(out_dir: Path, *, simulate_annotators: bool = True, log: Log = prin
 
     log("[3/6] local servers (reused when already up)")
     for name in ("label-studio", "argilla"):
-        server = get_server(name)
-        info = server.status() or server.start()
+        if servers is not None:
+            info = servers[name]
+        else:
+            server = get_server(name)
+            info = server.status() or server.start()
         result.servers[name] = info
         log(f"  {name}: {info.url}  (log in as {info.username} / {info.password})")
 
