@@ -197,7 +197,7 @@ def fill_unticked_flags(
                 and not str(row["annotator"]).startswith(JUDGE_PREFIX)):
             groups.setdefault((str(row["item_id"]), str(row["annotator"])), []).append(row)
     added: list[dict[str, Any]] = []
-    for (item, annotator), group in groups.items():
+    for (item, _annotator), group in groups.items():
         have = {(str(r["candidate_id"]), str(r["question"])) for r in group}
         candidates = [str(c) for c in orders.get(item, [])]
         base = group[0]

@@ -1,6 +1,6 @@
 import pytest
 
-from brun_label.rubric import RubricError, rubric_from_dict, split_slot_name, slot_name
+from brun_label.rubric import RubricError, rubric_from_dict, slot_name, split_slot_name
 from brun_label.rubrics import load_rubric, pack_names
 
 
