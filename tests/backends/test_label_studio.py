@@ -93,6 +93,22 @@ def expected_rows(sid: str, who: str, answers: dict[tuple[str, str], Any], statu
     return {(sid, cid, qn, who, json.dumps(v), status) for (cid, qn), v in answers.items()}
 
 
+def with_unticked_flags(expected: set[tuple[Any, ...]], rubric: Rubric,
+                        orders: dict[str, list[str]]) -> set[tuple[Any, ...]]:
+    """Add what a submitted annotation means by leaving a flags question blank: ``[]`` (no flag)."""
+    out = set(expected)
+    answered = {(r[0], r[3]) for r in expected if r[5] == "submitted" and r[4] != "null"}
+    for item, who in answered:
+        have = {(r[1], r[2]) for r in expected if r[0] == item and r[3] == who and r[5] == "submitted"}
+        for q in rubric.questions:
+            if q.type != "flags":
+                continue
+            for cid in orders[item] if q.scope == "candidate" else [""]:
+                if (cid, q.name) not in have:
+                    out.add((item, cid, q.name, who, "[]", "submitted"))
+    return out
+
+
 def synthetic(n: int, prefix: str = "syn", n_candidates: int = 2) -> list[Sample]:
     return [sample_from_dict({"id": f"{prefix}-{i:05d}", "category": "complaint",
                               "prompt": f"Complaint number {i}: my order never arrived.",
@@ -173,6 +189,10 @@ def test_round_trip_push_repush_extend_three_annotators_pull(label_studio_server
     label_studio_admin.annotate(task6["id"], [choices("tone_zone_a", "candidate_a", "7"),
                                               textarea("rationale", "prompt", "fine")], users[0])
     expected.add((samples[5].id, "", "rationale", users[0], json.dumps("fine"), "submitted"))
+
+    # ann1's annotation on sample 6 ticked no liability flag: that is "no flags" for each candidate.
+    expected = with_unticked_flags(expected, rubric, {s.id: candidate_order(s) for s in samples})
+    assert (samples[5].id, candidate_order(samples[5])[0], "liability_flags", users[0], "[]", "submitted") in expected
 
     pulled = backend.pull(None, PullOptions(target=title))  # rubric read from the tasks
     assert pulled.n_items == 24
@@ -273,8 +293,10 @@ def test_a_different_config_is_refused_unless_asked_and_never_orphans_annotation
     assert changed.config_changed and changed.n_added == 1
     assert label_studio_admin.project(title)["label_config"].strip() == render_label_studio(relabelled).strip()
     pulled = backend.pull(relabelled, PullOptions(target=title))
-    assert rows_of(pulled.table) == {(samples[0].id, task["data"]["brun_order"][0], "tone_zone", "ann1@example.org",
-                                      "-1", "submitted")}
+    order = task["data"]["brun_order"]
+    assert rows_of(pulled.table) == {(samples[0].id, order[0], "tone_zone", "ann1@example.org", "-1", "submitted"),
+                                     *((samples[0].id, c, "liability_flags", "ann1@example.org", "[]", "submitted")
+                                       for c in order)}
 
 
 def test_an_existing_project_keeps_its_slot_count(label_studio_server, label_studio_admin, ls_project_title):
