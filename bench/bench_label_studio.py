@@ -11,7 +11,7 @@ pull
     ``LabelStudioBackend.pull`` (export, users, predictions, checking and mapping every region,
     building the table) of N tasks with 3N annotations by three users, against the server's own
     JSON export download (``projects.exports.download_sync``) of the same project. The issue asks
-    for at most 1.2x. Both run twice, alternating; the best of each counts.
+    for at most 1.2x. Both run three times (quick: twice), alternating; the best of each counts.
 
 The data: N = 10,000 (``quick``: 1,000) de-escalation samples with two candidates of realistic
 length, half with judge answers; the annotations are imported with the tasks (the only fast way
@@ -180,7 +180,7 @@ def run(quick: bool) -> list[Result]:
                 client.projects.import_tasks(id=pull_project.id, request=tasks[i:i + 1000])
             export_times, pull_times = [], []
             rows = 0
-            for _ in range(2):
+            for _ in range(2 if quick else 3):  # the server's own timing varies by ±10 %
                 t_export, data = timed(lambda: b"".join(client.projects.exports.download_sync(
                     id=pull_project.id, export_type="JSON", download_all_tasks=True)))
                 export_times.append(t_export)
