@@ -187,7 +187,7 @@ def test_counts_must_be_valid() -> None:
         alpha_from_counts([[1, 1]], multiplicity=[1, 2])
 
 
-@pytest.mark.filterwarnings("ignore::pandas.errors.SettingWithCopyWarning")
+@pytest.mark.filterwarnings("ignore:A value is trying to be set on a copy")
 @pytest.mark.parametrize(("weights", "level"), [("identity", "nominal"), ("quadratic", "interval"), ("ratio", "ratio")])
 def test_matches_irrcac_gwet_formulation(rng: np.random.Generator, weights: str, level: str) -> None:
     import pandas as pd

@@ -20,7 +20,7 @@ WIKIPEDIA = [
 ]
 
 # irrCAC writes into a slice of its input frame; pandas warns about it, not about us.
-pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.SettingWithCopyWarning")
+pytestmark = pytest.mark.filterwarnings("ignore:A value is trying to be set on a copy")
 
 
 def test_wikipedia_example() -> None:

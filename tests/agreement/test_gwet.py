@@ -15,7 +15,7 @@ from brun_label.agreement.percent import percent_agreement, unit_agreement
 from tests.agreement.examples import KRIPPENDORFF_C, NAN, package_alpha, random_ratings
 
 # irrCAC writes into a slice of its input frame; pandas warns about it, not about us.
-pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.SettingWithCopyWarning")
+pytestmark = pytest.mark.filterwarnings("ignore:A value is trying to be set on a copy")
 
 
 def _irr(data: np.ndarray, weights: str = "identity", categories: list[float] | None = None) -> CAC:
