@@ -5,8 +5,8 @@ the same file formats and checks as samples, with errors naming file, line and f
 scenario, :func:`plan_drafts` picks ``n`` personas from the rubric's persona pack (see
 :mod:`brun_label.importers.personas`) and builds one chat request per candidate: the persona's
 system prompt (persona + emotional arc), then the scenario's own messages. The requests go
-through :mod:`brun_label.importers.openai_client` (bounded concurrency or the Batch API, retries,
-the request cache), and :func:`assemble` turns the answers into samples in the foundation's
+through :mod:`brun_label.importers.request_runner` (bounded concurrency or the Batch API, retries,
+the request cache, the atomic output), and :func:`assemble` turns the answers into samples in the foundation's
 sample format, with ``model``, ``persona``, ``arc`` and ``params`` recorded per candidate.
 
 Ids are stable: the sample keeps the scenario id (derived from category and prompt when the
@@ -30,34 +30,29 @@ Examples
 
 from __future__ import annotations
 
-import asyncio
-import json
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
-from brun_label.atomic import atomic_path
 from brun_label.errors import InputError, ValidationFailed
-from brun_label.importers.openai_client import (
-    Answer,
-    Api,
-    ApiConfig,
-    RunStats,
-    Slot,
-    price_for,
-    run_batch,
-    run_requests,
-)
+from brun_label.importers.openai_client import Answer, ApiConfig, Slot
 from brun_label.importers.personas import Persona, PersonaPack, load_personas
 from brun_label.importers.request_cache import RequestCache
+from brun_label.importers.request_runner import (
+    JobResult,
+    JobSettings,
+    RunSettings,
+    answer_slots,
+    check_output_path,
+    run_job,
+)
 from brun_label.importers.samples import iter_records
 from brun_label.model import Candidate, Sample, SampleError, content_hash, sample_from_dict
 from brun_label.rubrics import load_rubric
 
 DEFAULT_MODEL = "gpt-4o-mini"
-_OUTPUT_SUFFIXES = (".jsonl", ".ndjson", ".json")
 
 
 @dataclass(frozen=True)
@@ -84,11 +79,9 @@ class PlannedCandidate:
 
 
 @dataclass
-class DraftResult:
+class DraftResult(JobResult):
     """The drafted samples and what the run cost."""
 
-    samples: list[Sample]
-    stats: RunStats
     dropped: list[str] = field(default_factory=list)
 
 
@@ -228,50 +221,17 @@ async def draft_async(
     options: DraftOptions,
     api_config: ApiConfig,
     cache: RequestCache,
-    *,
-    concurrency: int = 16,
-    batch: bool = False,
-    poll_interval: float = 30.0,
-    max_redraws: int = 2,
-    on_progress: Callable[[int, int], None] | None = None,
-    on_status: Callable[[str], None] | None = None,
+    **run: Unpack[RunSettings],  # type: ignore[misc]  # Any to mypy (package-dir)
 ) -> DraftResult:
-    """Draft every candidate of every scenario (answers from the cache when it has them)."""
+    """Draft every candidate of every scenario (answers from the cache when it has them).
+
+    ``run`` says how the requests are sent (concurrency or the Batch API, redraws, progress):
+    see :func:`brun_label.importers.request_runner.answer_slots`.
+    """
     slots, plan = plan_drafts(scenarios, pack, options)
-    stats = RunStats(model=options.model)
-    async with Api(api_config) as api:
-        if batch:
-            answers = await run_batch(api, slots, cache, stats=stats, validate=valid_draft,
-                                      max_redraws=max_redraws, poll_interval=poll_interval,
-                                      on_status=on_status)
-        else:
-            answers = await run_requests(api, slots, cache, stats=stats, concurrency=concurrency,
-                                         validate=valid_draft, max_redraws=max_redraws,
-                                         on_progress=on_progress)
+    answers, stats = await answer_slots(slots, options.model, api_config, cache, valid_draft, **run)
     samples, dropped = assemble(scenarios, plan, answers, options.model)
     return DraftResult(samples=samples, stats=stats, dropped=dropped)
-
-
-def default_cache_dir(output: str | Path) -> Path:
-    """Return the default cache folder: ``.brun-label/cache`` beside the output file.
-
-    Beside the output rather than in the working directory, so that re-running the same job from
-    anywhere finds the answers it already paid for.
-    """
-    return Path(output).resolve().parent / ".brun-label" / "cache"
-
-
-def check_output_path(output: str | Path) -> None:
-    """Refuse an output path that is not a JSONL file name."""
-    if Path(output).suffix.lower() not in _OUTPUT_SUFFIXES:
-        raise InputError("output is written as JSONL: use a .jsonl file name", path=str(output), field="-o")
-
-
-def write_samples(path: str | Path, samples: Sequence[Sample]) -> None:
-    """Write samples as JSONL, atomically (a reader sees the old file or the whole new one)."""
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
-        for s in samples:
-            fh.write(json.dumps(s.to_dict(), ensure_ascii=False) + "\n")
 
 
 def draft_file(
@@ -281,35 +241,27 @@ def draft_file(
     rubric: str,
     options: DraftOptions,
     api_config: ApiConfig,
-    cache_dir: str | Path | None = None,
-    use_cache: bool = True,
-    concurrency: int = 16,
-    batch: bool = False,
-    poll_interval: float = 30.0,
     fmt: str | None = None,
     personas_file: str | None = None,
-    price_in: float | None = None,
-    price_out: float | None = None,
-    on_progress: Callable[[int, int], None] | None = None,
-    on_status: Callable[[str], None] | None = None,
+    **settings: Unpack[JobSettings],  # type: ignore[misc]  # Any to mypy (package-dir)
 ) -> dict[str, Any]:
-    """Read scenarios, draft candidates, write the samples atomically; return the run summary."""
+    """Read scenarios, draft candidates, write the samples atomically; return the run summary.
+
+    ``settings`` are the cache, request and price options of
+    :func:`brun_label.importers.request_runner.run_job`.
+    """
     check_output_path(output)
     rub = load_rubric(rubric)
     pack = load_personas(rubric, rub, personas_file)
     scenarios = read_scenarios(scenarios_path, fmt)
-    folder = (cache_dir or default_cache_dir(output)) if use_cache else None
-    with RequestCache(folder) as cache:
-        result = asyncio.run(draft_async(
-            scenarios, pack, options, api_config, cache, concurrency=concurrency, batch=batch,
-            poll_interval=poll_interval, on_progress=on_progress, on_status=on_status))
-    write_samples(output, result.samples)
-    summary = result.stats.summary(price_for(options.model, price_in, price_out))
-    summary.update({
-        "command": "draft", "output": str(output), "rubric": rub.name,
-        "scenarios": len(scenarios), "samples": len(result.samples),
-        "candidates": sum(len(s.candidates) for s in result.samples),
-        "dropped": result.dropped,
-        "cache": None if folder is None else str(Path(folder)),
-    })
-    return summary
+
+    async def job(cache: RequestCache, run: RunSettings) -> DraftResult:
+        return await draft_async(scenarios, pack, options, api_config, cache, **run)
+
+    def details(result: DraftResult) -> dict[str, Any]:
+        return {"command": "draft", "output": str(output), "rubric": rub.name,
+                "scenarios": len(scenarios), "samples": len(result.samples),
+                "candidates": sum(len(s.candidates) for s in result.samples),
+                "dropped": result.dropped}
+
+    return run_job(output, options.model, job, details, **settings)

@@ -29,27 +29,24 @@ Examples
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from brun_label.errors import InputError
-from brun_label.importers.draft import check_output_path, default_cache_dir, write_samples
-from brun_label.importers.openai_client import (
-    Answer,
-    Api,
-    ApiConfig,
-    RunStats,
-    Slot,
-    price_for,
-    run_batch,
-    run_requests,
-)
+from brun_label.importers.openai_client import Answer, ApiConfig, Slot
 from brun_label.importers.request_cache import RequestCache
+from brun_label.importers.request_runner import (
+    JobResult,
+    JobSettings,
+    RunSettings,
+    answer_slots,
+    check_output_path,
+    run_job,
+)
 from brun_label.importers.samples import read_samples
 from brun_label.layout import candidate_order, prompt_display
 from brun_label.model import Sample, candidate_label
@@ -84,11 +81,9 @@ class Judgement:
 
 
 @dataclass
-class JudgeResult:
+class JudgeResult(JobResult):
     """The judged samples and what the run cost."""
 
-    samples: list[Sample]
-    stats: RunStats
     unjudged: list[str] = field(default_factory=list)
 
 
@@ -288,15 +283,13 @@ async def judge_async(
     options: JudgeOptions,
     api_config: ApiConfig,
     cache: RequestCache,
-    *,
-    concurrency: int = 16,
-    batch: bool = False,
-    poll_interval: float = 30.0,
-    max_redraws: int = 2,
-    on_progress: Callable[[int, int], None] | None = None,
-    on_status: Callable[[str], None] | None = None,
+    **run: Unpack[RunSettings],  # type: ignore[misc]  # Any to mypy (package-dir)
 ) -> JudgeResult:
-    """Judge every sample; a sample whose answers stay invalid is kept without judge scores."""
+    """Judge every sample; a sample whose answers stay invalid is kept without judge scores.
+
+    ``run`` says how the requests are sent (concurrency or the Batch API, redraws, progress):
+    see :func:`brun_label.importers.request_runner.answer_slots`.
+    """
     if not judged_questions(rubric):
         raise InputError(f"rubric {rubric.name!r} has no question a judge can answer", field="--rubric")
     slots: list[Slot] = []
@@ -313,16 +306,7 @@ async def judge_async(
             return f"{samples[slot_id].id}: {exc}"
         return None
 
-    stats = RunStats(model=options.model)
-    async with Api(api_config) as api:
-        if batch:
-            answers = await run_batch(api, slots, cache, stats=stats, validate=validate,
-                                      max_redraws=max_redraws, poll_interval=poll_interval,
-                                      on_status=on_status)
-        else:
-            answers = await run_requests(api, slots, cache, stats=stats, concurrency=concurrency,
-                                         validate=validate, max_redraws=max_redraws,
-                                         on_progress=on_progress)
+    answers, stats = await answer_slots(slots, options.model, api_config, cache, validate, **run)
     out: list[Sample] = []
     unjudged: list[str] = []
     for i, sample in enumerate(samples):
@@ -343,32 +327,24 @@ def judge_file(
     rubric: str,
     options: JudgeOptions,
     api_config: ApiConfig,
-    cache_dir: str | Path | None = None,
-    use_cache: bool = True,
-    concurrency: int = 16,
-    batch: bool = False,
-    poll_interval: float = 30.0,
     fmt: str | None = None,
-    price_in: float | None = None,
-    price_out: float | None = None,
-    on_progress: Callable[[int, int], None] | None = None,
-    on_status: Callable[[str], None] | None = None,
+    **settings: Unpack[JobSettings],  # type: ignore[misc]  # Any to mypy (package-dir)
 ) -> dict[str, Any]:
-    """Read samples, judge them, write the judged samples atomically; return the run summary."""
+    """Read samples, judge them, write the judged samples atomically; return the run summary.
+
+    ``settings`` are the cache, request and price options of
+    :func:`brun_label.importers.request_runner.run_job`.
+    """
     check_output_path(output)
     rub = load_rubric(rubric)
     samples = read_samples(samples_path, fmt)
-    folder = (cache_dir or default_cache_dir(output)) if use_cache else None
-    with RequestCache(folder) as cache:
-        result = asyncio.run(judge_async(
-            samples, rub, options, api_config, cache, concurrency=concurrency, batch=batch,
-            poll_interval=poll_interval, on_progress=on_progress, on_status=on_status))
-    write_samples(output, result.samples)
-    summary = result.stats.summary(price_for(options.model, price_in, price_out))
-    summary.update({
-        "command": "judge", "output": str(output), "rubric": rub.name,
-        "samples": len(result.samples), "judged": len(result.samples) - len(result.unjudged),
-        "unjudged": result.unjudged,
-        "cache": None if folder is None else str(Path(folder)),
-    })
-    return summary
+
+    async def job(cache: RequestCache, run: RunSettings) -> JudgeResult:
+        return await judge_async(samples, rub, options, api_config, cache, **run)
+
+    def details(result: JudgeResult) -> dict[str, Any]:
+        return {"command": "judge", "output": str(output), "rubric": rub.name,
+                "samples": len(result.samples), "judged": len(result.samples) - len(result.unjudged),
+                "unjudged": result.unjudged}
+
+    return run_job(output, options.model, job, details, **settings)
