@@ -55,16 +55,32 @@ def timed(fn: Callable[[], Any], repeat: int = 1) -> tuple[float, Any]:
 
 
 def peak_rss_mb_of(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
-    """Run ``cmd`` as a child process; return (wall seconds, peak RSS in MB) from wait4."""
+    """Run ``cmd`` as a child process; return (wall seconds, its own peak RSS in MB).
+
+    The peak is the child's ``VmHWM`` polled from ``/proc`` (the high-water mark of its own
+    address space after exec). ``ru_maxrss`` from ``wait4`` is not used: a forked child inherits
+    the parent's high-water mark, so a benchmark runner that already grew would be reported.
+    """
     import subprocess
 
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
+    peak_kb = 0
+    status_path = f"/proc/{proc.pid}/status"
+    while proc.poll() is None:
+        try:
+            with open(status_path) as fh:
+                for line in fh:
+                    if line.startswith("VmHWM:"):
+                        peak_kb = max(peak_kb, int(line.split()[1]))
+                        break
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            pass
+        time.sleep(0.02)
     wall = time.perf_counter() - t0
-    if os.waitstatus_to_exitcode(status) not in (0, 2):
-        raise RuntimeError(f"{cmd} failed with {status}")
-    return wall, usage.ru_maxrss / 1024.0
+    if proc.returncode not in (0, 2):
+        raise RuntimeError(f"{cmd} failed with exit code {proc.returncode}")
+    return wall, peak_kb / 1024.0
 
 
 def traced_peak_mb(fn: Callable[[], Any]) -> float:
