@@ -76,13 +76,13 @@ class ConfigIndex:
         }
         self._verdicts: dict[Any, list[str]] = {}
 
-    def errors(self, region: dict[str, Any]) -> list[str]:
+    def errors(self, region: dict[str, Any], key: Any = None) -> list[str]:
         """Return what is wrong with ``region`` under this config (empty when it is valid).
 
         Verdicts are cached by the region's content, so 200k choice regions cost a dict lookup
         each instead of a pydantic validation each.
         """
-        key = _region_key(region)
+        key = _region_key(region) if key is None else key
         if key is not None and key in self._verdicts:
             return self._verdicts[key]
         raw = self.interface.validate_region(region, return_errors=True)
@@ -262,6 +262,15 @@ def _raw_answer(region: dict[str, Any]) -> Any:
     raise AnswerError(f"{region.get('from_name')}: region type {kind!r} is not one brun-label writes")
 
 
+_POSITION_MARK = "\x00"
+_POSITIONS = tuple(f"{_POSITION_MARK}{i}" for i in range(64))
+
+
+def _at(value: str, order: Sequence[str]) -> str:
+    """Replace a position stand-in by the candidate id in that position (other text as is)."""
+    return order[int(value[1:])] if value.startswith(_POSITION_MARK) else value
+
+
 class ResultReader:
     """Check annotation regions against the project config, then map them to the rubric."""
 
@@ -280,22 +289,24 @@ class ResultReader:
             raise AnswerError(f"region is not an object: {region!r}")
         key = _region_key(region)
         if key is None or key[3] == "text":
-            return self._read(region, order)
-        cache_key = (key, tuple(order))
+            return self._read(region, order, key)
+        # Decoded once per content and number of candidates, against stand-in ids for the
+        # positions; the task's own candidate ids are put in afterwards.
+        cache_key = (key, len(order))
         hit = self._answers.get(cache_key)
         if hit is None:
             try:
-                hit = self._read(region, order)
+                hit = self._read(region, _POSITIONS[: len(order)], key)
             except AnswerError as exc:
-                hit = str(exc)
+                hit = str(exc).replace(_POSITION_MARK, "position ")
             self._answers[cache_key] = hit
         if isinstance(hit, str):
             raise AnswerError(hit)
-        # Fresh lists, so that rows never share a mutable value.
-        return [(c, q, list(v) if isinstance(v, list) else v) for c, q, v in hit]
+        return [(_at(c, order), q, _at(v, order) if isinstance(v, str) else list(v) if isinstance(v, list) else v)
+                for c, q, v in hit]
 
-    def _read(self, region: dict[str, Any], order: Sequence[str]) -> list[tuple[str, str, Any]]:
-        errors = self.config.errors(region)
+    def _read(self, region: dict[str, Any], order: Sequence[str], key: Any = None) -> list[tuple[str, str, Any]]:
+        errors = self.config.errors(region, key)
         if errors:
             raise AnswerError(f"{region.get('from_name')}: {errors[0]}")
         return decode_answer(self.rubric, str(region["from_name"]), _raw_answer(region), order)
