@@ -42,6 +42,13 @@ ANNOTATION_COLUMNS = (
     "platform",
     "submitted_at",
 )
+#: Optional columns with a fixed meaning (a table may lack them; readers keep them when present):
+#: ``rubric``: the identity (``name@fingerprint``) of the rubric the answers were given under;
+#: ``position``: the 0-based slot the row's candidate was shown in (for a preference row, the slot
+#: of the preferred candidate; empty for ``tie``/``both_bad`` and for item questions);
+#: ``shown_order``: the candidate ids in the order shown, as a JSON array;
+#: ``round``: which routing round asked for the answer (adaptive overlap).
+OPTIONAL_COLUMNS = ("rubric", "position", "shown_order", "round")
 #: Statuses a row can have. Only ``submitted`` rows count for agreement and export.
 STATUSES = ("submitted", "draft", "discarded", "skipped")
 #: The annotator name given to LLM-judge rows: they are compared with humans, never vote.

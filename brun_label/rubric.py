@@ -29,9 +29,11 @@ Examples
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 QUESTION_TYPES = ("scale", "choice", "flags", "rating", "preference", "text")
@@ -126,6 +128,32 @@ class Rubric:
             if q.name == name:
                 return q
         raise KeyError(name)
+
+    @property
+    def fingerprint(self) -> str:
+        """A 12-hex digest of everything that defines the rubric (questions, options, texts).
+
+        Two rubrics with the same fingerprint ask the same questions with the same options; a
+        file that reuses a pack's name but changes anything has another fingerprint.
+
+        >>> a = rubric_from_dict({"name": "m", "questions": [{"name": "t", "type": "scale", "options": [0, 1]}]})
+        >>> b = rubric_from_dict({"name": "m", "questions": [{"name": "t", "type": "scale", "options": [0, 2]}]})
+        >>> len(a.fingerprint), a.fingerprint == b.fingerprint
+        (12, False)
+        """
+        data = asdict(self)
+        data["extra"] = dict(self.extra)
+        text = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+    @property
+    def identity(self) -> str:
+        """``name@fingerprint``: what push records on a project and pull writes in the table.
+
+        >>> rubric_from_dict({"name": "m", "questions": [{"name": "t", "type": "text"}]}).identity.startswith("m@")
+        True
+        """
+        return f"{self.name}@{self.fingerprint}"
 
     def levels(self) -> dict[str, str]:
         """Return ``{question: measurement level}`` for the questions that have agreement."""

@@ -74,3 +74,52 @@ def rubric_source(name_or_path: str) -> str:
     if name_or_path in pack_names():
         return str((_pack_dir() / f"{name_or_path}.yaml").read_text(encoding="utf-8"))
     return Path(name_or_path).read_text(encoding="utf-8")
+
+
+def resolve_rubric(recorded: str | None, name_or_path: str | None, *, where: str = "the table") -> Rubric:
+    """Return the rubric to read answers with, given the one ``recorded`` and the ``--rubric`` flag.
+
+    ``recorded`` is an identity (``name@fingerprint``) recorded by ``push`` on a project or by
+    ``pull`` in a table, or None when nothing was recorded. The rule is the same for ``pull``,
+    ``agreement`` and ``export``:
+
+    * a flag and a record: the flag's rubric must have the recorded fingerprint, else the command
+      is refused (a user file that reuses a pack's name is never swapped for the pack, or back);
+    * a record only: the shipped pack of that name, if its fingerprint matches; otherwise the user
+      must pass the rubric file with ``--rubric``;
+    * a flag only: the flag's rubric; neither: an error asking for ``--rubric``.
+
+    >>> pack = load_rubric("de-escalation")
+    >>> resolve_rubric(pack.identity, None).name
+    'de-escalation'
+    >>> resolve_rubric("de-escalation@000000000000", None)
+    Traceback (most recent call last):
+    ...
+    brun_label.errors.InputError: --rubric: the table was written under rubric de-escalation@000000000000, but the shipped pack de-escalation is now de-escalation@c8efd34e179e: pass the rubric file it was written under with --rubric
+    """
+    if name_or_path is not None:
+        rubric = load_rubric(name_or_path)
+        if recorded is not None and rubric.identity != recorded:
+            raise InputError(
+                f"{where} was written under rubric {recorded}, but --rubric {name_or_path} is "
+                f"{rubric.identity}: pass the rubric it was written under",
+                field="--rubric",
+            )
+        return rubric
+    if recorded is None:
+        raise InputError(f"{where} records no rubric: pass one with --rubric", field="--rubric")
+    name = recorded.split("@", 1)[0]
+    if name in pack_names():
+        rubric = load_rubric(name)
+        if rubric.identity == recorded:
+            return rubric
+        raise InputError(
+            f"{where} was written under rubric {recorded}, but the shipped pack {name} is now "
+            f"{rubric.identity}: pass the rubric file it was written under with --rubric",
+            field="--rubric",
+        )
+    raise InputError(
+        f"{where} was written under rubric {recorded} (a rubric file, not a shipped pack): "
+        "pass that file with --rubric",
+        field="--rubric",
+    )
