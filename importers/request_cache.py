@@ -1,10 +1,15 @@
 """A request-keyed on-disk cache of API answers, so that no paid request is ever sent twice.
 
 Adapter (one SQLite file). The key of a request is a SHA-256 of the canonical JSON of everything
-that changes the answer: the endpoint, the whole request body (model, messages, temperature,
-seed, max_tokens, response_format…), the ``variant`` (which of several independent answers to the
-very same request a slot wants) and the ``draw`` (a redraw after an answer failed validation).
-The API key, the base URL and the time are *not* part of the key.
+that changes the answer: the server it goes to, the API path, the whole request body (model,
+messages, temperature, seed, max_tokens, response_format…), the ``variant`` (which of several
+independent answers to the very same request a slot wants) and the ``draw`` (a redraw after an
+answer failed validation). The server is the base URL in :func:`endpoint_id` form: the same body
+sent to another base URL (another provider, another vLLM, another local model under the same
+name) is a different request, so a run against one server never reuses another's answers.
+:meth:`RequestCache.for_endpoint` gives the view of the cache for one base URL; the request
+runner answers every job through it. The API key is never part of the key (nor stored): changing
+keys for the same server keeps the cache. Neither is the time.
 
 Every answer is committed on its own as soon as it arrives (SQLite in WAL mode), so a run killed
 at any point loses at most the requests that were in flight; the next run finds the rest and
@@ -25,7 +30,12 @@ False
 >>> with RequestCache(None) as cache:      # None: in memory (--no-cache)
 ...     cache.put(key, {"content": "hello"})
 ...     cache.get(key), len(cache), cache.get("missing")
+...     here = cache.for_endpoint("http://127.0.0.1:8000/v1")
+...     here.put(key, {"content": "local"})
+...     here.get(key), cache.for_endpoint("http://127.0.0.1:8000/v1/").get(key)
+...     cache.for_endpoint("https://api.openai.com/v1").get(key)
 ({'content': 'hello'}, 1, None)
+({'content': 'local'}, {'content': 'local'})
 """
 
 from __future__ import annotations
@@ -38,6 +48,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from brun_label.errors import InputError
 
@@ -58,8 +69,50 @@ def request_key(
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def endpoint_id(base_url: str) -> str:
+    """Return the server part of a request key: the base URL without credentials, query or fragment.
+
+    Scheme and host are case-insensitive and a trailing ``/`` changes nothing, so they are
+    normalised; user names, passwords and query strings are dropped, so a key smuggled into the
+    URL never reaches the cache.
+
+    >>> endpoint_id("HTTPS://user:sk-secret@API.example.com:8443/v1/?key=sk-secret")
+    'https://api.example.com:8443/v1'
+    >>> endpoint_id("http://127.0.0.1:11434/v1") == endpoint_id("http://127.0.0.1:8000/v1")
+    False
+    """
+    parts = urlsplit(base_url.strip())
+    host = (parts.hostname or "").lower()
+    if parts.port is not None:
+        host += f":{parts.port}"
+    return urlunsplit((parts.scheme.lower(), host, parts.path.rstrip("/"), "", ""))
+
+
 class RequestCache:
-    """Answers keyed by :func:`request_key`, in ``<cache_dir>/requests.sqlite3`` (``None``: memory)."""
+    """Answers keyed by :func:`request_key`, in ``<cache_dir>/requests.sqlite3`` (``None``: memory).
+
+    A cache opened on a folder holds the answers of every server; :meth:`for_endpoint` is the
+    view for one base URL (what a run uses). ``endpoint`` is None for the unscoped cache.
+    """
+
+    endpoint: str | None = None
+    _owner: bool = True
+
+    def for_endpoint(self, base_url: str) -> RequestCache:
+        """Return a view of this cache whose keys are those of requests sent to ``base_url``.
+
+        The view shares the database (closing it closes nothing); its answers and pending
+        batches are invisible to views of other base URLs.
+        """
+        view = object.__new__(RequestCache)
+        view.path, view._db = self.path, self._db
+        view.endpoint, view._owner = endpoint_id(base_url), False
+        return view
+
+    def _key(self, key: str) -> str:
+        if self.endpoint is None:
+            return key
+        return hashlib.sha256(f"{self.endpoint}\n{key}".encode()).hexdigest()
 
     def __init__(self, cache_dir: str | Path | None) -> None:
         self.path: Path | None = None if cache_dir is None else Path(cache_dir) / CACHE_FILE
@@ -86,24 +139,24 @@ class RequestCache:
     # -- answers -------------------------------------------------------------------------------
     def get(self, key: str) -> dict[str, Any] | None:
         """Return the cached answer of ``key``, or None."""
-        row = self._db.execute("SELECT answer FROM answers WHERE key = ?", (key,)).fetchone()
+        row = self._db.execute("SELECT answer FROM answers WHERE key = ?", (self._key(key),)).fetchone()
         return None if row is None else dict(json.loads(row[0]))
 
     def get_many(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
         """Return ``{key: answer}`` for the keys that are cached."""
         out: dict[str, dict[str, Any]] = {}
-        chunk: list[str] = []
+        chunk: dict[str, str] = {}  # stored key -> the caller's key
 
         def flush() -> None:
             marks = ",".join("?" * len(chunk))
             for key, answer in self._db.execute(
-                f"SELECT key, answer FROM answers WHERE key IN ({marks})", chunk
+                f"SELECT key, answer FROM answers WHERE key IN ({marks})", list(chunk)
             ):
-                out[key] = json.loads(answer)
+                out[chunk[key]] = json.loads(answer)
             chunk.clear()
 
         for key in keys:
-            chunk.append(key)
+            chunk[self._key(key)] = key
             if len(chunk) >= 500:
                 flush()
         if chunk:
@@ -114,34 +167,38 @@ class RequestCache:
         """Store (and commit) one answer."""
         self._db.execute(
             "INSERT OR REPLACE INTO answers (key, answer, created) VALUES (?, ?, ?)",
-            (key, json.dumps(answer, ensure_ascii=False, separators=(",", ":")), time.time()),
+            (self._key(key), json.dumps(answer, ensure_ascii=False, separators=(",", ":")), time.time()),
         )
 
     def __len__(self) -> int:
+        """Return the number of answers stored (of every server, for a view too)."""
         return int(self._db.execute("SELECT COUNT(*) FROM answers").fetchone()[0])
 
     def __contains__(self, key: object) -> bool:
-        return self._db.execute("SELECT 1 FROM answers WHERE key = ?", (key,)).fetchone() is not None
+        if not isinstance(key, str):
+            return False
+        return self._db.execute("SELECT 1 FROM answers WHERE key = ?", (self._key(key),)).fetchone() is not None
 
     # -- pending batch jobs ----------------------------------------------------------------
     def batch_for(self, job: str) -> str | None:
         """Return the Batch API id submitted for ``job`` (a digest of its request keys), if any."""
-        row = self._db.execute("SELECT batch_id FROM batches WHERE job = ?", (job,)).fetchone()
+        row = self._db.execute("SELECT batch_id FROM batches WHERE job = ?", (self._key(job),)).fetchone()
         return None if row is None else str(row[0])
 
     def set_batch(self, job: str, batch_id: str) -> None:
         """Remember that ``job`` was submitted as ``batch_id``."""
         self._db.execute("INSERT OR REPLACE INTO batches (job, batch_id, created) VALUES (?, ?, ?)",
-                         (job, batch_id, time.time()))
+                         (self._key(job), batch_id, time.time()))
 
     def drop_batch(self, job: str) -> None:
         """Forget ``job`` (collected, failed or expired)."""
-        self._db.execute("DELETE FROM batches WHERE job = ?", (job,))
+        self._db.execute("DELETE FROM batches WHERE job = ?", (self._key(job),))
 
     # -- lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:
-        """Close the database."""
-        self._db.close()
+        """Close the database (a view from :meth:`for_endpoint` leaves it to its cache)."""
+        if self._owner:
+            self._db.close()
 
     def __enter__(self) -> RequestCache:
         return self

@@ -8,6 +8,9 @@ that is the same and lives here:
   (:func:`~brun_label.importers.openai_client.run_requests`) or through the Batch API
   (:func:`~brun_label.importers.openai_client.run_batch`), reading and writing the request cache,
   and returns the answers with the run's :class:`~brun_label.importers.openai_client.RunStats`.
+  It reads and writes the cache through the view for the endpoint's base URL
+  (:meth:`~brun_label.importers.request_cache.RequestCache.for_endpoint`): the same body sent to
+  another server is another request.
 * :func:`run_job` opens the request cache (beside the output unless told otherwise), runs the
   job, writes the samples atomically and returns the JSON summary (usage, estimated cost, the
   command's own fields, then the cache folder).
@@ -126,13 +129,15 @@ async def answer_slots(
     """Answer every slot (cache first) with requests or the Batch API; return answers and stats.
 
     ``on_progress`` is called by the request loop, ``on_status`` by the Batch API loop; an answer
-    ``validate`` rejects is redrawn up to ``max_redraws`` times, then given as None.
+    ``validate`` rejects is redrawn up to ``max_redraws`` times, then given as None. Answers are
+    cached per endpoint (``api_config``'s resolved base URL), never per API key.
 
     >>> answers, stats = asyncio.run(answer_slots([], "m", ApiConfig(), RequestCache(None), None))
     >>> answers, stats.summary(None)["requests"]
     ({}, {'wanted': 0, 'sent': 0, 'cached': 0, 'redraws': 0, 'invalid': 0})
     """
     stats = RunStats(model=model)
+    cache = cache.for_endpoint(api_config.resolved_base_url())
     async with Api(api_config) as api:
         if batch:
             answers = await run_batch(api, slots, cache, stats=stats, validate=validate,

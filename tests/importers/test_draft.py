@@ -259,6 +259,45 @@ def test_cache_survives_reopening_and_rejects_a_foreign_file(tmp_path: Path) -> 
         RequestCache(bad)
 
 
+def test_cache_views_keep_each_endpoint_apart(tmp_path: Path) -> None:
+    key = request_key({"model": "m", "messages": [{"role": "user", "content": "x"}]})
+    with RequestCache(tmp_path / "c") as cache:
+        vllm = cache.for_endpoint("http://gpu-box:8000/v1")
+        ollama = cache.for_endpoint("http://gpu-box:11434/v1")
+        vllm.put(key, {"content": "from vllm"})
+        vllm.set_batch("job", "batch-v")
+        assert ollama.get(key) is None and key not in ollama and ollama.get_many([key]) == {}
+        assert ollama.batch_for("job") is None
+        ollama.put(key, {"content": "from ollama"})
+        assert vllm.get(key) == {"content": "from vllm"} and ollama.get(key) == {"content": "from ollama"}
+        # The same server written differently is the same endpoint; credentials never count.
+        same = cache.for_endpoint("HTTP://user:pw@GPU-BOX:8000/v1/?token=abc")
+        assert same.endpoint == "http://gpu-box:8000/v1"
+        assert same.get_many([key, "other"]) == {key: {"content": "from vllm"}}
+        assert same.batch_for("job") == "batch-v"
+        vllm.close()  # a view closes nothing
+        assert cache.get(key) is None and len(cache) == 2
+
+
+def test_the_same_body_to_another_base_url_is_a_new_request(fake_openai: FakeOpenAIServer, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    scen = write_scenarios(tmp_path / "s.jsonl", 2)
+    args = draft_args(tmp_path, scen, "--candidates", "2", "--seed", "3", "--json")
+    assert run_cli(*args).exit_code == 0
+    assert fake_openai.chat_count == 4
+    with FakeOpenAIServer(api_key=None) as other:  # accepts any key, like a local vLLM
+        result = run_cli(*args, "--base-url", other.base_url)
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["requests"]["sent"] == 4 and other.chat_count == 4
+        # Another API key for the same server is the same request: answered from the cache.
+        monkeypatch.setenv("OPENAI_API_KEY", "another-key-for-the-same-server")
+        again = run_cli(*args, "--base-url", other.base_url + "/")
+        assert json.loads(again.stdout)["requests"] == {"wanted": 4, "sent": 0, "cached": 4, "redraws": 0,
+                                                         "invalid": 0}
+        assert other.chat_count == 4
+    assert fake_openai.chat_count == 4
+
+
 def test_price_table_and_overrides() -> None:
     assert price_for("gpt-4o") == (2.50, 10.00)
     assert price_for("gpt-4o-mini") == (0.15, 0.60)
