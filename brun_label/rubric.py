@@ -53,6 +53,74 @@ _DEFAULT_LEVEL = {
 }
 _DEFAULT_SCOPE = {"preference": "item", "text": "item"}
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+#: Most candidate slots a project can have (``--candidates`` is capped at this).
+MAX_SLOTS = 26
+#: Caps on a rubric's size (a rubric is a user file: untrusted).
+MAX_QUESTIONS = 200
+MAX_OPTIONS = 20_000
+#: Names the renderers use for the task/record fields and brun-label's own keys; a question (or a
+#: per-candidate question's slot) may not take one of them.
+RESERVED_NAMES = frozenset({
+    "prompt", "category", "id", "external_id", "metadata", "status", "fields", "responses",
+    "suggestions", "vectors", "data", "annotations", "predictions", "meta",
+})
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """``repr`` capped at ``limit`` characters, so one bad value cannot make a huge error line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def platform_names(question: Question, n_slots: int = MAX_SLOTS) -> list[str]:
+    """Return the names a question takes on the platforms: its own, or one per candidate slot.
+
+    >>> q = Question(name="tone", type="scale", title="Tone")
+    >>> platform_names(q, 3)
+    ['tone_a', 'tone_b', 'tone_c']
+    """
+    if question.scope == "item":
+        return [question.name]
+    return [slot_name(question.name, i) for i in range(n_slots)]
+
+
+def _reserved(name: str) -> bool:
+    return name in RESERVED_NAMES or name.startswith("brun_") or re.fullmatch(r"candidate_[a-z]+", name) is not None
+
+
+def check_names(questions: Sequence[Question]) -> None:
+    """Refuse rubrics whose questions would share a name on a platform, or take a reserved one.
+
+    A per-candidate question ``tone`` becomes ``tone_a``, ``tone_b``... on the platforms, so an item
+    question ``tone_b`` (or a candidate question whose slots land on it) would be the same control.
+
+    >>> qs = [Question(name="tone", type="scale", title="T"),
+    ...       Question(name="tone_b", type="text", title="N", scope="item")]
+    >>> check_names(qs)
+    Traceback (most recent call last):
+    ...
+    brun_label.rubric.RubricError: questions[tone_b].name: 'tone_b' collides with per-candidate question 'tone' (its slot for candidate B is also named 'tone_b')
+    """
+    def describe(q: Question, pos: int | None, name: str) -> str:
+        if pos is None:
+            return f"question {q.name!r}"
+        return f"per-candidate question {q.name!r} (its slot for candidate {chr(65 + pos)} is also named {name!r})"
+
+    owner: dict[str, tuple[Question, int | None]] = {}
+    for q in questions:
+        for pos, name in enumerate(platform_names(q)):
+            position = None if q.scope == "item" else pos
+            if _reserved(name):
+                what = f"its slot for candidate {chr(65 + pos)} is named {name!r}: " if position is not None else ""
+                raise RubricError(f"questions[{q.name}].name",
+                                  f"{what}{name!r} is reserved for the task's own fields "
+                                  "(prompt, category, candidate_a..., brun_...): rename the question")
+            if name in owner:
+                other, other_pos = owner[name]
+                mine = "" if position is None else f" (its slot for candidate {chr(65 + pos)})"
+                raise RubricError(f"questions[{q.name}].name",
+                                  f"{q.name!r}{mine} collides with {describe(other, other_pos, name)}")
+            owner[name] = (q, position)
 
 
 class RubricError(ValueError):
@@ -187,10 +255,10 @@ def _parse_option(raw: Any, where: str, numeric: bool) -> Option:
         value, label, hint = raw, None, None
     if numeric:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise RubricError(where, f"scale values must be integers, got {value!r}")
+            raise RubricError(where, f"scale values must be integers, got {_short(value)}")
     elif not isinstance(value, str) or not _NAME.match(value):
         raise RubricError(
-            where, f"option values must be lowercase identifiers (a-z, 0-9, _), got {value!r}"
+            where, f"option values must be lowercase identifiers (a-z, 0-9, _), got {_short(value)}"
         )
     if label is None:
         label = f"{value:+d}" if numeric and value else str(value)
@@ -207,17 +275,17 @@ def _parse_question(raw: Any, index: int) -> Question:
         raise RubricError(where, "must be a mapping")
     name = raw.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
-        raise RubricError(f"{where}.name", f"must be a lowercase identifier, got {name!r}")
+        raise RubricError(f"{where}.name", f"must be a lowercase identifier, got {_short(name)}")
     where = f"questions[{name}]"
     qtype = raw.get("type")
     if qtype not in QUESTION_TYPES:
-        raise RubricError(f"{where}.type", f"must be one of {', '.join(QUESTION_TYPES)}, got {qtype!r}")
+        raise RubricError(f"{where}.type", f"must be one of {', '.join(QUESTION_TYPES)}, got {_short(qtype)}")
     level = raw.get("level", _DEFAULT_LEVEL[qtype])
     if level not in LEVELS:
-        raise RubricError(f"{where}.level", f"must be one of {', '.join(LEVELS)}, got {level!r}")
+        raise RubricError(f"{where}.level", f"must be one of {', '.join(LEVELS)}, got {_short(level)}")
     scope = raw.get("scope", _DEFAULT_SCOPE.get(qtype, "candidate"))
     if scope not in SCOPES:
-        raise RubricError(f"{where}.scope", f"must be candidate or item, got {scope!r}")
+        raise RubricError(f"{where}.scope", f"must be candidate or item, got {_short(scope)}")
     if qtype == "preference" and scope != "item":
         raise RubricError(f"{where}.scope", "a preference is asked once per item")
     options: tuple[Option, ...] = ()
@@ -225,6 +293,8 @@ def _parse_question(raw: Any, index: int) -> Question:
         raw_opts = raw.get("options")
         if not isinstance(raw_opts, Sequence) or isinstance(raw_opts, str) or len(raw_opts) < 2:
             raise RubricError(f"{where}.options", "needs a list of at least 2 options")
+        if len(raw_opts) > MAX_OPTIONS:
+            raise RubricError(f"{where}.options", f"has {len(raw_opts)} options; a question is capped at {MAX_OPTIONS}")
         options = tuple(
             _parse_option(o, f"{where}.options[{i}]", qtype == "scale")
             for i, o in enumerate(raw_opts)
@@ -241,7 +311,7 @@ def _parse_question(raw: Any, index: int) -> Question:
             raise RubricError(f"{where}.min", "a rating needs integers 0 <= min < max <= 10")
     target = raw.get("target")
     if target is not None and target not in [o.value for o in options]:
-        raise RubricError(f"{where}.target", f"{target!r} is not one of the options")
+        raise RubricError(f"{where}.target", f"{_short(target)} is not one of the options")
     title = raw.get("title", name.replace("_", " ").capitalize())
     return Question(
         name=name,
@@ -270,14 +340,20 @@ def rubric_from_dict(raw: Any) -> Rubric:
         raise RubricError("(rubric)", "must be a mapping")
     name = raw.get("name")
     if not isinstance(name, str) or not re.match(r"^[a-z][a-z0-9-]*$", name):
-        raise RubricError("name", f"must be a lowercase name like de-escalation, got {name!r}")
+        raise RubricError("name", f"must be a lowercase name like de-escalation, got {_short(name)}")
     raw_qs = raw.get("questions")
     if not isinstance(raw_qs, Sequence) or isinstance(raw_qs, str) or not raw_qs:
         raise RubricError("questions", "needs at least one question")
+    if len(raw_qs) > MAX_QUESTIONS:
+        raise RubricError("questions", f"has {len(raw_qs)} questions; a rubric is capped at {MAX_QUESTIONS}")
     questions = tuple(_parse_question(q, i) for i, q in enumerate(raw_qs))
     names = [q.name for q in questions]
-    if len(set(names)) != len(names):
-        raise RubricError("questions", "question names must be unique")
+    seen: set[str] = set()
+    for n in names:
+        if n in seen:
+            raise RubricError(f"questions[{n}].name", f"two questions are named {n!r}: names must be unique")
+        seen.add(n)
+    check_names(questions)
     known = {"name", "title", "version", "description", "guidelines", "prompt_title", "questions"}
     return Rubric(
         name=name,

@@ -12,13 +12,11 @@ Examples
 
 from __future__ import annotations
 
-import json
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from brun_label.bounded_yaml import MAX_DEFINITION_BYTES, load_definition
 from brun_label.errors import InputError
 from brun_label.rubric import Rubric, RubricError, rubric_from_dict
 
@@ -38,12 +36,7 @@ def pack_names() -> list[str]:
 
 
 def _parse(text: str, source: str) -> Rubric:
-    try:
-        raw = json.loads(text) if source.endswith(".json") else yaml.safe_load(text)
-    except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else getattr(exc, "lineno", None)
-        raise InputError(f"not valid YAML/JSON ({str(exc).splitlines()[0]})", path=source, line=line) from None
+    raw = load_definition(text, source)
     try:
         return rubric_from_dict(raw)
     except RubricError as exc:
@@ -62,6 +55,9 @@ def load_rubric(name_or_path: str) -> Rubric:
             field="--rubric",
         )
     try:
+        if path.stat().st_size > MAX_DEFINITION_BYTES:
+            raise InputError(f"file is {path.stat().st_size:,} bytes; definition files are capped at "
+                             f"{MAX_DEFINITION_BYTES:,}", path=str(path))
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read rubric file ({exc.__class__.__name__})", path=str(path)) from None

@@ -34,8 +34,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from brun_label.bounded_yaml import load_definition
 from brun_label.errors import InputError
 from brun_label.rubric import Rubric
 
@@ -267,12 +266,7 @@ def load_personas(rubric_ref: str, rubric: Rubric, path: str | None = None) -> P
             raise InputError(f"no persona templates for rubric {rubric.name!r}: write {shown} "
                              "or pass --personas-file", field="--personas-file")
         text = found
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputError(f"not valid YAML ({str(exc).splitlines()[0]})", path=shown,
-                         line=mark.line + 1 if mark is not None else None) from None
+    raw = load_definition(text, shown)
     try:
         return persona_pack_from_dict(raw, rubric)
     except PersonaError as exc:

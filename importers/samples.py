@@ -30,6 +30,8 @@ from typing import Any
 
 from brun_label.errors import InputError, ValidationFailed
 from brun_label.model import Sample, SampleError, sample_from_dict
+from brun_label.rubric import Rubric
+from brun_label.sample_rubric import sample_problems
 
 FORMATS = ("jsonl", "csv", "parquet")
 _EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -221,14 +223,23 @@ def iter_samples(
         yield line, sample
 
 
-def validate_samples(path: str | Path, fmt: str | None = None, *, max_problems: int | None = None) -> ValidationReport:
-    """Check a whole sample file and return every problem found (up to ``max_problems``)."""
+def validate_samples(path: str | Path, fmt: str | None = None, *, max_problems: int | None = None,
+                     rubric: Rubric | None = None) -> ValidationReport:
+    """Check a whole sample file and return every problem found (up to ``max_problems``).
+
+    With a ``rubric``, each sample's judge answers and candidate count are checked against it too.
+    """
     report = ValidationReport(path=str(path))
     try:
-        for _, item in iter_samples(path, fmt, report=report):
-            if isinstance(item, InputError):
-                report.problems.append(item)
+        for line, item in iter_samples(path, fmt, report=report):
+            problems = [item] if isinstance(item, InputError) else [
+                InputError(message, path=str(path), line=line, field=where)
+                for where, message in (sample_problems(item, rubric) if rubric is not None else [])
+            ]
+            if problems:
+                report.problems.extend(problems)
                 if max_problems is not None and len(report.problems) >= max_problems:
+                    del report.problems[max_problems:]
                     break
             else:
                 report.n_valid += 1
@@ -237,14 +248,20 @@ def validate_samples(path: str | Path, fmt: str | None = None, *, max_problems: 
     return report
 
 
-def read_samples(path: str | Path, fmt: str | None = None) -> list[Sample]:
-    """Read every sample, raising :class:`ValidationFailed` listing all problems if any."""
+def read_samples(path: str | Path, fmt: str | None = None, *, rubric: Rubric | None = None) -> list[Sample]:
+    """Read every sample, raising :class:`ValidationFailed` listing all problems if any.
+
+    With a ``rubric``, samples whose judge answers or candidate count do not fit it are problems too.
+    """
     samples: list[Sample] = []
     problems: list[InputError] = []
-    for _, item in iter_samples(path, fmt):
+    for line, item in iter_samples(path, fmt):
         if isinstance(item, InputError):
             problems.append(item)
-        else:
+            continue
+        misfits = sample_problems(item, rubric) if rubric is not None else []
+        problems.extend(InputError(m, path=str(path), line=line, field=f) for f, m in misfits)
+        if not misfits:
             samples.append(item)
     if problems:
         raise ValidationFailed(problems)

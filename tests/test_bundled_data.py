@@ -230,3 +230,12 @@ def test_scenarios_differ_from_the_samples() -> None:
     assert {s.prompt_text() for s in samples}.isdisjoint({s.prompt_text() for s in scenarios})
     assert {s.category for s in scenarios} == DEESC_CATEGORIES
     assert any(not isinstance(s.prompt, str) for s in scenarios)
+
+
+def test_bundled_files_fit_their_rubric_packs():
+    from brun_label.rubrics import load_rubric
+
+    for pack in ("de-escalation", "deal-closer", "project-architect", "socratic-mentor"):
+        path = resources.files("brun_label.data") / f"{pack}.jsonl"
+        report = validate_samples(str(path), rubric=load_rubric(pack))
+        assert report.ok, [p.render() for p in report.problems]

@@ -34,7 +34,7 @@ def test_de_escalation_has_the_liability_flags_users_asked_for():
         ({"name": "x", "questions": [{"name": "q", "type": "rating", "min": 0, "max": 11}]}, "questions[q].min"),
         ({"name": "x", "questions": [{"name": "q", "type": "choice", "options": ["A b", "c"]}]}, "questions[q].options[0]"),
         ({"name": "x", "questions": [{"name": "q", "type": "preference", "scope": "candidate"}]}, "questions[q].scope"),
-        ({"name": "x", "questions": [{"name": "q", "type": "text"}, {"name": "q", "type": "text"}]}, "questions"),
+        ({"name": "x", "questions": [{"name": "q", "type": "text"}, {"name": "q", "type": "text"}]}, "questions[q].name"),
     ],
 )
 def test_bad_rubrics_name_the_field(raw, field):

@@ -44,7 +44,7 @@ def push(samples_file: str, platform: str, target: str, workspace: str | None, u
           --rubric de-escalation --annotators-per-item 3
     """
     rubric = load_rubric(rubric_name)
-    samples = read_samples(samples_file, fmt)
+    samples = read_samples(samples_file, fmt, rubric=rubric)
     backend = make_backend(platform, url, api_key_env)
     options = PushOptions(target=target, workspace=workspace, n_candidates=candidates,
                           update_config=update_config, dry_run=dry_run,

@@ -10,24 +10,32 @@ import click
 from brun_label.cli.output import echo_json, info
 from brun_label.errors import InputError
 from brun_label.importers.samples import FORMATS, validate_samples
+from brun_label.rubrics import load_rubric
 
 
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=str))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), help="File format (default: by extension).")
 @click.option("--max-problems", type=click.IntRange(min=1), default=None, help="Stop after this many problems.")
+@click.option("--rubric", "rubric_name", default=None, metavar="NAME|FILE",
+              help="Also check the rubric, and the judge answers and candidate counts against it.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the counts and problems.")
-def validate(files: tuple[str, ...], fmt: str | None, max_problems: int | None, as_json: bool) -> None:
+def validate(files: tuple[str, ...], fmt: str | None, max_problems: int | None, rubric_name: str | None,
+             as_json: bool) -> None:
     """Check sample files and report every problem with file, line and field.
 
+    With ``--rubric`` the rubric file is checked first (an invalid rubric is exit 2 at once), then
+    every sample's judge answers and candidate count against it.
     Exits 0 when every file is valid, 2 otherwise (one line per problem on stderr).
 
     \b
     Example:
       brun-label validate samples.jsonl
+      brun-label validate samples.jsonl --rubric my-rubric.yaml
       brun-label validate export.csv --format csv --json
     """
-    reports = [validate_samples(f, fmt, max_problems=max_problems) for f in files]
+    rubric = load_rubric(rubric_name) if rubric_name else None
+    reports = [validate_samples(f, fmt, max_problems=max_problems, rubric=rubric) for f in files]
     n_problems = sum(len(r.problems) for r in reports)
     if as_json:
         echo_json({
