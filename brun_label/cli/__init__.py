@@ -38,6 +38,10 @@ _COMMANDS: dict[str, str] = {
 }
 
 
+#: Longest error line printed (the rest is cut, with the full length said).
+MAX_ERROR_CHARS = 1000
+
+
 class CommandError(click.ClickException):
     """A :class:`BrunLabelError` turned into a one-line Click error with its own exit code."""
 
@@ -46,7 +50,10 @@ class CommandError(click.ClickException):
         self.exit_code = exit_code  # type: ignore[misc]  # click declares it as a class attribute
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"Error: {self.format_message()}", err=True)
+        message = " ".join(self.format_message().splitlines())
+        if len(message) > MAX_ERROR_CHARS:  # one bad value must never make a giant error line
+            message = message[: MAX_ERROR_CHARS - 20] + f"... ({len(message):,} chars)"
+        click.echo(f"Error: {message}", err=True)
 
 
 class LazyGroup(click.Group):
