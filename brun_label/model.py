@@ -54,8 +54,10 @@ STATUSES = ("submitted", "draft", "discarded", "skipped")
 #: The annotator name given to LLM-judge rows: they are compared with humans, never vote.
 JUDGE_PREFIX = "judge:"
 
-_SAMPLE_KEYS = {"id", "category", "prompt", "metadata", "candidates", "judge", "judge_model"}
-_CANDIDATE_KEYS = {"id", "text", "model", "persona", "arc", "judge", "judge_model", "params"}
+_SAMPLE_KEYS = {"id", "category", "prompt", "metadata", "candidates", "judge", "judge_model",
+                "judge_confidence", "judge_order"}
+_CANDIDATE_KEYS = {"id", "text", "model", "persona", "arc", "judge", "judge_model", "params",
+                   "judge_confidence"}
 
 
 class SampleError(ValueError):
@@ -87,11 +89,14 @@ class Candidate:
     judge: Mapping[str, Any] | None = None
     judge_model: str | None = None
     params: Mapping[str, Any] | None = None
+    #: Per judged question, how far the judge's answer can be trusted: ``{"logprob": …,
+    #: "consistent": …, "calibrated": …}`` (see :mod:`brun_label.importers.judge`).
+    judge_confidence: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form, leaving out fields that are not set."""
         out: dict[str, Any] = {"id": self.id, "text": self.text}
-        for key in ("model", "persona", "arc", "judge", "judge_model", "params"):
+        for key in ("model", "persona", "arc", "judge", "judge_model", "params", "judge_confidence"):
             value = getattr(self, key)
             if value is not None:
                 out[key] = dict(value) if isinstance(value, Mapping) else value
@@ -109,6 +114,10 @@ class Sample:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     judge: Mapping[str, Any] | None = None
     judge_model: str | None = None
+    #: Confidence of the item-level judge answers (like :attr:`Candidate.judge_confidence`).
+    judge_confidence: Mapping[str, Any] | None = None
+    #: The candidate ids in the order the judge was shown them (its positions, for position bias).
+    judge_order: tuple[str, ...] | None = None
 
     def messages(self) -> list[dict[str, str]]:
         """Return the prompt as chat messages (a string prompt becomes one user turn)."""
@@ -144,6 +153,10 @@ class Sample:
             out["judge"] = dict(self.judge)
         if self.judge_model is not None:
             out["judge_model"] = self.judge_model
+        if self.judge_confidence is not None:
+            out["judge_confidence"] = dict(self.judge_confidence)
+        if self.judge_order is not None:
+            out["judge_order"] = list(self.judge_order)
         return out
 
 
@@ -238,6 +251,7 @@ def _parse_candidate(value: Any, index: int) -> Candidate:
         judge=_opt_mapping(value, "judge", path),
         judge_model=_opt_str(value, "judge_model", path),
         params=_opt_mapping(value, "params", path),
+        judge_confidence=_opt_mapping(value, "judge_confidence", path),
     )
 
 
@@ -292,7 +306,20 @@ def sample_from_dict(obj: Any) -> Sample:
         metadata=metadata,
         judge=_opt_mapping(obj, "judge", ""),
         judge_model=_opt_str(obj, "judge_model", ""),
+        judge_confidence=_opt_mapping(obj, "judge_confidence", ""),
+        judge_order=_judge_order(obj.get("judge_order"), seen),
     )
+
+
+def _judge_order(value: Any, ids: Mapping[str, int]) -> tuple[str, ...] | None:
+    """Check ``judge_order``: every candidate id once, in the order the judge saw them."""
+    if _is_blank(value):
+        return None
+    if not isinstance(value, Sequence) or isinstance(value, str | bytes) or not all(isinstance(v, str) for v in value):
+        raise SampleError("judge_order", "must be a list of candidate ids")
+    if sorted(value) != sorted(ids):
+        raise SampleError("judge_order", f"must list each candidate id once, got {list(value)!r}")
+    return tuple(value)
 
 
 def candidate_label(index: int) -> str:
