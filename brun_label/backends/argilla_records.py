@@ -6,8 +6,24 @@ the JSON built and read here (the shapes of argilla-server's ``/api/v1`` records
 * :func:`record_for_sample` builds the bulk-upsert item of one sample: ``external_id`` is the
   stable sample id (so a re-push upserts, never duplicates), fields come from
   :func:`~brun_label.layout.task_fields` in the recorded candidate order, metadata holds the
-  category (visible) and the sample id, order and rubric (hidden from annotators), and LLM-judge
-  answers become suggestions with their agent name.
+  category (visible) and the sample id, order and rubric (hidden from annotators), and the
+  LLM judge's answers as described below.
+
+Where the judge's answers are stored (the contract push and pull share):
+
+* ``metadata["brun_judge"]`` (:data:`JUDGE_KEY`), always written when the sample has judge
+  answers, whatever the mode: a JSON object keyed by the dataset's question name (the slot,
+  ``tone_zone_b``, ``liability_flags_a``, ``preference``) whose values are
+  ``{"value": <the value Argilla would store, see argilla_value>, "agent": <judge model>}``.
+  A flags answer of "no flags" is kept as ``[]`` (a suggestion cannot hold an empty list). Pull
+  reads judge rows from here; records without it (pushed before) fall back to suggestions.
+* ``metadata["brun_judge_shown"]`` (:data:`JUDGE_SHOWN_KEY`): ``true`` when the answers were also
+  sent as suggestions, which Argilla's UI shows to annotators pre-selected (``push
+  --show-judge``), ``false`` by default (no suggestions at all, so nothing is pre-selected).
+* Both are extra metadata (no metadata property), which argilla-server hands only to owners and
+  admins in its annotator views (``/me/.../records/search``); the stock server's
+  ``GET /api/v1/records/{id}`` gives any workspace member all metadata, and the local server
+  (``brun-label serve argilla``) patches that endpoint to filter it the same way.
 * :func:`rows_for_record` turns one pulled record into annotation-table rows: one per response
   value (with the response's status and the annotator's username) and one per suggestion
   (annotator ``judge:<agent>``), mapped back to candidate ids and rubric values.
@@ -60,6 +76,10 @@ PLATFORM = "argilla"
 DEFAULT_AGENT = DEFAULT_JUDGE_MODEL
 #: Argilla response statuses, kept as they are in the table.
 STATUSES = ("submitted", "draft", "discarded")
+#: Record metadata holding every judge answer, hidden from annotators (see the module docstring).
+JUDGE_KEY = "brun_judge"
+#: Record metadata saying whether the judge's answers were shown to annotators as suggestions.
+JUDGE_SHOWN_KEY = "brun_judge_shown"
 
 
 class RecordError(ValueError):
