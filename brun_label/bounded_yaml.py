@@ -94,3 +94,45 @@ def load_definition(text: str, source: str, *, max_bytes: int = MAX_DEFINITION_B
         line = mark.line + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise InputError(f"not valid YAML ({str(problem)[:200]})", path=source, line=line) from None
+
+
+def _node_lines(node: Any, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
+    out[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            k = key.value
+            out[(*path, k)] = key.start_mark.line + 1
+            _node_lines(value, (*path, k), out)
+            out[(*path, k)] = key.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _node_lines(item, (*path, i), out)
+
+
+def load_definition_lines(text: str, source: str, *, max_bytes: int = MAX_DEFINITION_BYTES
+                          ) -> tuple[Any, dict[tuple[Any, ...], int]]:
+    """Like :func:`load_definition` for YAML, also returning the line of every key and item.
+
+    >>> data, lines = load_definition_lines("a: 1\\nb:\\n  - x\\n  - y\\n", "p.yaml")
+    >>> data, lines[("b",)], lines[("b", 1)]
+    ({'a': 1, 'b': ['x', 'y']}, 2, 4)
+    """
+    data = load_definition(text, source, max_bytes=max_bytes)  # all checks, one-line errors
+    lines: dict[tuple[Any, ...], int] = {}
+    node = yaml.compose(text, Loader=_NoAliasLoader)  # already known to be bounded and valid
+    if node is not None:
+        _node_lines(node, (), lines)
+    return data, lines
+
+
+def line_of(lines: dict[tuple[Any, ...], int], path: tuple[Any, ...]) -> int | None:
+    """Return the line of ``path``, else of its nearest parent that has one.
+
+    >>> line_of({("a",): 3}, ("a", "b", 0)), line_of({}, ("x",))
+    (3, None)
+    """
+    while path:
+        if path in lines:
+            return lines[path]
+        path = path[:-1]
+    return lines.get(())

@@ -24,6 +24,7 @@ from brun_label.secrets import redact
 
 #: command name -> "module:attribute" (modules under brun_label.cli).
 _COMMANDS: dict[str, str] = {
+    "init": "brun_label.cli.init:init",
     "validate": "brun_label.cli.validate:validate",
     "rubric": "brun_label.cli.rubric:rubric",
     "schema": "brun_label.cli.validate:schema",
