@@ -26,14 +26,36 @@ Definitions
     teach) flagged it; it is **bad** when ``n >= min_annotators`` and at least ``min_share``
     judged it bad; **thin** when ``n < min_annotators``; **split** otherwise. With 3 or 4
     annotators the default share means unanimity; with 5 or more, one dissenter is tolerated.
+*What a preference vote says about a pair* (chosen ``c``, rejected ``r``)
+    The preference question asks which candidate is best (:func:`brun_label.rubric.preference_options`).
+    A vote **for a candidate** ``x`` says ``x`` is at least as good as every other candidate: it
+    contradicts the pair only when ``x`` is ``r`` (a vote for ``c`` or for a third candidate
+    does not). **both_bad** ("Both bad", "All bad") says no candidate is good: it contradicts
+    every pair of the item. **tie** says that no single candidate is best: two or more share the
+    best place ("Tie: equally good" with two candidates, "Tie between the best" with more). The
+    vote does not name them; they are the candidates the same voter judged good (their own
+    verdicts above). The tie contradicts the pair only when ``r`` is one of them: a tie between
+    the good ones never contradicts good > bad. When the voter judged fewer than two candidates
+    good, the tie says nothing about which candidates it joins and counts against every pair of
+    the item. With two candidates a tie therefore always contradicts the pair.
 *Pair*
-    every (good, bad) combination of candidates of the same item whose explicit preference votes
-    (when present) do not contradict it: the votes for the rejected candidate, ``tie`` or
-    ``both_bad`` must be at most ``1 - min_share`` of the item's preference votes.
+    a (good, bad) combination of candidates of the same item whose contradicting preference
+    votes (above) are at most ``1 - min_share`` of the item's preference votes: with 3-4 voters,
+    none; no preference votes at all contradict nothing.
+*Pairing strategy* (:class:`Pairing`)
+    ``all`` (the default) keeps every such pair; ``best-worst`` keeps one per item: the clearest
+    chosen against the clearest rejected. Pairs of an item are ranked by the chosen candidate's
+    good share (high first), then the preference votes for it (many first), then the rejected
+    one's bad share (high first), then the votes that put the rejected one among the best (votes
+    for it and ties that include it; few first), then sample order; ``best-worst`` keeps the first, and
+    ``max_per_prompt`` keeps at most that many from the top of the ranking (of either strategy).
+    The kept pairs stay in sample order. ``all`` is the default because every pair it keeps is
+    backed by its own clear consensus; ``best-worst`` (or a cap) keeps items with many
+    candidates from weighing more than the others in training.
 *KTO rows*
     every good candidate (``label`` true) unless ``both_bad`` votes contradict it, and every bad
-    candidate (``label`` false) unless votes for it contradict it; this is where ``both bad``
-    items and ties go.
+    candidate (``label`` false) unless votes for it, or ties that include it, contradict it; this
+    is where ``both bad`` items and ties go.
 
 Each item gets one ``reason``: ``exported``, ``preference_contradicts`` (pairs existed but the
 preference votes disagreed), ``not_annotated``, ``both_bad`` (every candidate bad), ``tie``
@@ -84,6 +106,8 @@ REASONS = (
 )
 #: Candidate verdicts.
 VERDICTS = ("good", "bad", "thin", "split")
+#: Pairing strategies (``--pairs``), the default first.
+PAIRINGS = ("all", "best-worst")
 #: Tolerance when comparing vote counts with shares (``0.8 * 5`` is not exactly 4.0 in floats).
 _EPS = 1e-9
 _KEYS = ["item_id", "candidate_id", "annotator"]
@@ -133,13 +157,49 @@ class Gates:
         }
 
 
+@dataclass(frozen=True)
+class Pairing:
+    """Which of an item's pairs to keep (see *Pairing strategy* in the module docstring).
+
+    >>> Pairing()
+    Pairing(strategy='all', max_per_prompt=None)
+    >>> Pairing("best-worst").as_dict()
+    {'strategy': 'best-worst', 'max_per_prompt': None}
+    >>> try:
+    ...     Pairing(max_per_prompt=0)
+    ... except GateConfigError as exc:
+    ...     print(exc)
+    max_per_prompt: must be an integer >= 1 (or none), got 0
+    """
+
+    strategy: str = "all"
+    max_per_prompt: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.strategy not in PAIRINGS:
+            raise GateConfigError("pairs", f"must be {' or '.join(PAIRINGS)}, got {self.strategy!r}")
+        cap = self.max_per_prompt
+        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+            raise GateConfigError("max_per_prompt", f"must be an integer >= 1 (or none), got {cap!r}")
+
+    def per_item(self) -> int | None:
+        """Return how many pairs an item keeps at most (None: all)."""
+        if self.strategy == "best-worst":
+            return 1
+        return self.max_per_prompt
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the pairing as a JSON-able dict."""
+        return {"strategy": self.strategy, "max_per_prompt": self.max_per_prompt}
+
+
 @dataclass
 class Selection:
     """What :func:`select_pairs` found.
 
     ``pairs``: one row per exported pair (``item_id``, ``chosen_id``, ``rejected_id``,
-    ``n_annotators``, ``agreement``, ``margin``, ``n_preference_votes``, ``preference_share``), in
-    sample order. ``kto``: one row per candidate with a clear verdict (``item_id``,
+    ``n_annotators``, ``agreement``, ``margin``, ``n_preference_votes``, ``preference_share``,
+    ``n_contradicting``: the preference votes that contradict the pair), in sample order. ``kto``: one row per candidate with a clear verdict (``item_id``,
     ``candidate_id``, ``label``, ``n_annotators``, ``agreement``). ``items``: ``item_id`` and
     ``reason`` for every sample. ``candidates``: the vote counts and ``verdict`` of every
     candidate. ``counts``: the totals for the summary.
@@ -256,11 +316,57 @@ def _codes(rows: pd.DataFrame, cands: pd.DataFrame, item_index: pd.Index) -> _Co
     return _Codes(item, cand, np.asarray(ann_codes, dtype=np.int64), len(ann_uniques), cand_key_of_value)
 
 
+def _ties_including(
+    t_item: np.ndarray,
+    t_ann: np.ndarray,
+    v_item: np.ndarray,
+    v_ann: np.ndarray,
+    v_cand: np.ndarray,
+    v_good: np.ndarray,
+    n_ann: int,
+    cand_item: np.ndarray,
+    n_items: int,
+) -> np.ndarray:
+    """Per candidate, the tie votes that include it among the best.
+
+    ``t_item``/``t_ann``: the tie votes (one per voter and item). ``v_*``: one entry per
+    (candidate, annotator) verdict. A tie joins the candidates its voter judged good when there
+    are two or more; otherwise it joins every candidate of the item.
+
+    >>> zero = np.array([0])
+    >>> # item 0 has candidates 0, 1, 2; annotator 0 judged 0 and 1 good, 2 bad, and voted tie
+    >>> _ties_including(zero, zero, np.array([0, 0, 0]), np.array([0, 0, 0]), np.array([0, 1, 2]),
+    ...                 np.array([True, True, False]), 1, np.array([0, 0, 0]), 1).tolist()
+    [1, 1, 0]
+    >>> # the same voter judged only candidate 0 good: the tie could be about any candidate
+    >>> _ties_including(zero, zero, np.array([0, 0, 0]), np.array([0, 0, 0]), np.array([0, 1, 2]),
+    ...                 np.array([True, False, False]), 1, np.array([0, 0, 0]), 1).tolist()
+    [1, 1, 1]
+    """
+    n_c = len(cand_item)
+    out = np.zeros(n_c, dtype=np.int64)
+    if not len(t_item):
+        return out
+    tie_keys = pd.Index(t_item * n_ann + t_ann)
+    # For each (candidate, annotator) verdict that is good, which tie vote (if any) it belongs to.
+    where = _positions(tie_keys, (v_item * n_ann + v_ann)[v_good])
+    mine = where >= 0
+    n_good = np.bincount(where[mine], minlength=len(tie_keys))
+    known = n_good >= 2
+    in_known = mine.copy()
+    in_known[mine] = known[where[mine]]
+    out += np.bincount(v_cand[v_good][in_known], minlength=n_c).astype(np.int64)
+    unknown_per_item = np.bincount(t_item[~known], minlength=n_items)
+    out += unknown_per_item[cand_item].astype(np.int64)
+    return out
+
+
 def select_pairs(
     table: pd.DataFrame,
     candidates: pd.DataFrame,
     rubric: Rubric,
     gates: Gates | None = None,
+    pairing: Pairing | None = None,
 ) -> Selection:
     """Select the pairs, KTO rows and item reasons (see the module docstring for the rules).
 
@@ -269,6 +375,7 @@ def select_pairs(
     ``counts["unknown_items"]`` / ``counts["unknown_candidates"]`` and otherwise ignored.
     """
     gates = gates or Gates()
+    pairing = pairing or Pairing()
     zq = rubric.zone_question()
     if zq is None:
         raise GateConfigError("rubric", f"rubric {rubric.name!r} has no zone question (a scale with a target)")
@@ -348,9 +455,10 @@ def select_pairs(
         "good_share": good_share, "bad_share": bad_share,
     })
 
-    # 5. Preference votes per item: for each candidate, for tie, for both_bad, in total.
+    # 5. Preference votes per item: for each candidate, for tie, for both_bad, in total; and per
+    #    candidate the ties that include it (see "What a preference vote says about a pair").
     votes_for: np.ndarray = np.zeros(n_c, dtype=np.int64)
-    ties: np.ndarray = np.zeros(n_i, dtype=np.int64)
+    tie_with: np.ndarray = np.zeros(n_c, dtype=np.int64)
     both_bad: np.ndarray = np.zeros(n_i, dtype=np.int64)
     n_pref: np.ndarray = np.zeros(n_i, dtype=np.int64)
     if pq is not None:
@@ -359,24 +467,44 @@ def select_pairs(
         pvals = rows["value"][pmask]
         p_last = _keep_last(p_item * codes.n_ann + p_ann) & pvals.notna().to_numpy()
         # keep_last must see every answer (a later blank replaces an earlier vote), so filter after.
-        p_item, pvals = p_item[p_last], pvals[p_last].astype(str)
+        p_item, p_ann, pvals = p_item[p_last], p_ann[p_last], pvals[p_last].astype(str)
         n_pref = np.bincount(p_item, minlength=n_i).astype(np.int64)
-        ties = np.bincount(p_item, weights=(pvals == TIE).to_numpy(), minlength=n_i).astype(np.int64)
         both_bad = np.bincount(p_item, weights=(pvals == BOTH_BAD).to_numpy(), minlength=n_i).astype(np.int64)
         p_cand = codes.cand_key_of_value(p_item, pvals)
         votes_for = np.bincount(p_cand[p_cand >= 0], minlength=n_c).astype(np.int64)
+        tie_with = _ties_including(
+            p_item[(pvals == TIE).to_numpy()], p_ann[(pvals == TIE).to_numpy()],
+            cand_item[v_cand], np.asarray(voters.index.to_numpy() % codes.n_ann, dtype=np.int64), v_cand,
+            v_good, codes.n_ann, cand_item, n_i,
+        )
     slack = 1.0 - gates.min_share
+    # Votes that put a candidate among the best: a vote for it, or a tie that includes it.
+    among_best = votes_for + tie_with
 
-    # 6. Pairs: every (good, bad) combination within an item, in sample order.
+    # 6. Pairs: every (good, bad) combination within an item that the votes do not contradict,
+    #    ranked within the item (clearest first), cut by the pairing strategy, in sample order.
     gpos = np.flatnonzero(good)
     bpos = np.flatnonzero(bad)
     pairs = pd.DataFrame({"item": cand_item[gpos], "c": gpos}).merge(
         pd.DataFrame({"item": cand_item[bpos], "r": bpos}), on="item", sort=False
     ).sort_values(["c", "r"], kind="stable")
     pi, pc, pr = pairs["item"].to_numpy(), pairs["c"].to_numpy(), pairs["r"].to_numpy()
-    contra = votes_for[pr] + ties[pi] + both_bad[pi]
+    contra = among_best[pr] + both_bad[pi]
     ok = contra <= slack * n_pref[pi] + _EPS
     sel = np.flatnonzero(ok)
+    cap = pairing.per_item()
+    n_capped = 0
+    if cap is not None and len(sel):
+        # Within an item the rank needs no position key: c and r are already in sample order.
+        ranked = np.lexsort((
+            pr[sel], pc[sel], among_best[pr[sel]], -bad_share[pr[sel]], -votes_for[pc[sel]],
+            -good_share[pc[sel]], pi[sel],
+        ))
+        order = sel[ranked]
+        rank = pd.Series(pi[order]).groupby(pi[order], sort=False).cumcount().to_numpy()
+        kept = np.sort(order[rank < cap])
+        n_capped = len(sel) - len(kept)
+        sel = kept
     selected = pd.DataFrame({
         "item_id": cands["item_id"].to_numpy()[pc[sel]],
         "chosen_id": cands["candidate_id"].to_numpy()[pc[sel]],
@@ -388,12 +516,13 @@ def select_pairs(
         "preference_share": np.where(
             n_pref[pi[sel]] > 0, votes_for[pc[sel]] / np.maximum(n_pref[pi[sel]], 1), np.nan
         ),
+        "n_contradicting": contra[sel],
     })
 
     # 7. KTO rows: every candidate with a clear verdict that the preference votes do not contradict.
     clear = np.flatnonzero(good | bad)
     is_good = good[clear]
-    k_contra = np.where(is_good, both_bad[cand_item[clear]], votes_for[clear])
+    k_contra = np.where(is_good, both_bad[cand_item[clear]], among_best[clear])
     k_ok = k_contra <= slack * n_pref[cand_item[clear]] + _EPS
     kc = clear[k_ok]
     kto = pd.DataFrame({
@@ -435,6 +564,8 @@ def select_pairs(
         "verdicts": {k: int((verdict == k).sum()) for k in VERDICTS},
         "pairs": len(selected),
         "pairs_contradicted": int((~ok).sum()),
+        "pairs_eligible": int(ok.sum()),
+        "pairs_capped": n_capped,
         "kto_rows": len(kto),
         "unknown_items": unknown_items,
         "unknown_candidates": unknown_cands,

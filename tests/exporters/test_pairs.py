@@ -8,8 +8,16 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from brun_label.exporters.pairs import GateConfigError, Gates, candidates_frame, select_pairs
+from brun_label.exporters.pairs import (
+    GateConfigError,
+    Gates,
+    Pairing,
+    candidates_frame,
+    select_pairs,
+)
 from brun_label.rubrics import load_rubric
 from brun_label.table import make_table
 from tests.exporters.helpers import item_rows, table
@@ -18,8 +26,9 @@ RUBRIC = load_rubric("de-escalation")
 AB = ["a", "b"]
 
 
-def select(t: pd.DataFrame, items: dict[str, list[str]], gates: Gates | None = None, rubric: Any = RUBRIC):
-    return select_pairs(t, candidates_frame(items.items()), rubric, gates)
+def select(t: pd.DataFrame, items: dict[str, list[str]], gates: Gates | None = None, rubric: Any = RUBRIC,
+           pairing: Pairing | None = None):
+    return select_pairs(t, candidates_frame(items.items()), rubric, gates, pairing)
 
 
 def pairs_of(sel) -> list[tuple[str, str, str]]:
@@ -129,6 +138,101 @@ def test_a_vote_for_a_third_candidate_does_not_contradict_a_pair():
     assert pairs_of(select(t, {"s1": ["a", "b", "c"]})) == [("s1", "a", "b"), ("s1", "c", "b")]
 
 
+# --- ties with three or more candidates --------------------------------------------------------
+ABC = ["a", "b", "c"]
+
+
+def test_a_unanimous_tie_between_the_good_ones_never_blocks_good_over_bad():
+    t = table(item_rows("s1", {"a": [0, 0, 0], "b": [0, 0, 0], "c": [2, 2, 2]}, pref=["tie", "tie", "tie"]))
+    sel = select(t, {"s1": ABC})
+    assert pairs_of(sel) == [("s1", "a", "c"), ("s1", "b", "c")]
+    assert sel.pairs["n_contradicting"].tolist() == [0, 0]
+    kto = {r.candidate_id: r.label for r in sel.kto.itertuples()}
+    assert kto == {"a": True, "b": True, "c": False}
+
+
+def test_a_tie_counts_only_against_the_pairs_whose_rejected_reply_it_joins():
+    # ann5 judged a and b good (a dissent on b) and called them a tie: that says b is as good as
+    # a, so it contradicts a > b, but nothing about a > c.
+    t = table(item_rows("s1", {"a": [0] * 5, "b": [2, 2, 2, 2, 0], "c": [-2] * 5},
+                        pref=["a", "a", "a", "a", "tie"]))
+    sel = select(t, {"s1": ABC})
+    assert pairs_of(sel) == [("s1", "a", "b"), ("s1", "a", "c")]
+    assert dict(zip(sel.pairs["rejected_id"], sel.pairs["n_contradicting"], strict=True)) == {"b": 1, "c": 0}
+    # ann6 rated no reply: their tie could join any candidate, so it counts against both pairs,
+    # and a > b now has 2 contradicting votes of 5 (more than 1 - 0.8).
+    rows = item_rows("s1", {"a": [0] * 5, "b": [2, 2, 2, 2, 0], "c": [-2] * 5}, pref=["a", "a", "a", None, "tie"])
+    rows.append({"item_id": "s1", "question": "preference", "annotator": "ann6", "value": "tie"})
+    sel2 = select(table(rows), {"s1": ABC})
+    assert dict(zip(sel2.pairs["rejected_id"], sel2.pairs["n_contradicting"], strict=True)) == {"c": 1}
+    assert reason_of(sel2) == {"s1": "exported"} and sel2.counts["pairs_contradicted"] == 1
+
+
+def test_a_tie_whose_voter_judged_only_one_reply_good_counts_against_every_pair():
+    t = table(item_rows("s1", {"a": [0, 0, 0], "b": [2, 2, 2], "c": [-2, -2, -2]}, pref=["a", "a", "tie"]))
+    sel = select(t, {"s1": ABC})
+    assert pairs_of(sel) == []
+    assert reason_of(sel) == {"s1": "preference_contradicts"} and sel.counts["pairs_contradicted"] == 2
+    kto = {r.candidate_id: r.label for r in sel.kto.itertuples()}
+    assert kto == {"a": True}  # the tie may join b or c, so neither is a clear negative
+
+
+def test_with_two_candidates_a_tie_always_contradicts_the_pair():
+    for zone_b in ([2, 2, 2], [0, 0, 0]):
+        t = table(item_rows("s1", {"a": [0, 0, 0], "b": zone_b}, flags={"b": [["admits_fault"]] * 3},
+                            pref=["a", "a", "tie"]))
+        assert reason_of(select(t, {"s1": AB})) == {"s1": "preference_contradicts"}
+
+
+# --- pairing strategies --------------------------------------------------------------------------
+# Sample order d, b, c, a. a: good 5/5 (4 votes); b: good 4/5; c: bad 5/5; d: bad 4/5.
+FOUR = ["d", "b", "c", "a"]
+FOUR_ZONE = {"a": [0] * 5, "b": [0, 0, 0, 0, 1], "c": [2] * 5, "d": [-2, -2, -2, -2, 0]}
+
+
+def test_all_pairs_is_the_default_and_best_worst_keeps_the_clearest_pair():
+    t = table(item_rows("s1", FOUR_ZONE, pref=["a", "a", "a", "a", "b"]))
+    every = select(t, {"s1": FOUR})
+    assert pairs_of(every) == [("s1", "b", "d"), ("s1", "b", "c"), ("s1", "a", "d"), ("s1", "a", "c")]
+    assert every.counts["pairs_eligible"] == 4 and every.counts["pairs_capped"] == 0
+    best = select(t, {"s1": FOUR}, pairing=Pairing("best-worst"))
+    assert pairs_of(best) == [("s1", "a", "c")]
+    assert best.counts["pairs"] == 1 and best.counts["pairs_capped"] == 3
+    two = select(t, {"s1": FOUR}, pairing=Pairing(max_per_prompt=2))
+    assert pairs_of(two) == [("s1", "a", "d"), ("s1", "a", "c")]  # the top two, in sample order
+
+
+def test_best_worst_breaks_equal_shares_by_preference_votes_then_sample_order():
+    zone = {"a": [0, 0, 0], "b": [0, 0, 0], "c": [2, 2, 2], "d": [-2, -2, -2]}
+    by_votes = table(item_rows("s1", zone, pref=["b", "b", "a"]))
+    assert pairs_of(select(by_votes, {"s1": ["a", "b", "c", "d"]}, pairing=Pairing("best-worst"))) == [
+        ("s1", "b", "c")]
+    no_votes = table(item_rows("s1", zone))
+    assert pairs_of(select(no_votes, {"s1": ["d", "b", "c", "a"]}, pairing=Pairing("best-worst"))) == [
+        ("s1", "b", "d")]
+
+
+def test_best_worst_never_picks_a_contradicted_pair_and_caps_apply_per_item():
+    # c is the clearer rejected reply (5/5 against 4/5), but 2 of 5 votes for c contradict (a, c):
+    # best-worst falls back to (a, d).
+    t = table(item_rows("s1", {"a": [0] * 5, "c": [2] * 5, "d": [-2, -2, -2, -2, 0]}, pref=["a", "a", "a", "c", "c"]),
+              item_rows("s2", {"x": [0, 0, 0], "y": [2, 2, 2]}),
+              item_rows("s3", {"p": [0, 0, 0], "q": [0, 0, 0], "r": [2, 2, 2]}))
+    items = {"s1": ["a", "c", "d"], "s2": ["x", "y"], "s3": ["p", "q", "r"]}
+    sel = select(t, items, pairing=Pairing("best-worst"))
+    assert pairs_of(sel) == [("s1", "a", "d"), ("s2", "x", "y"), ("s3", "p", "r")]
+    assert sel.counts["pairs_contradicted"] == 1 and sel.counts["pairs_capped"] == 1
+
+
+def test_pairing_rejects_unknown_strategies_and_caps():
+    with pytest.raises(GateConfigError, match="pairs"):
+        Pairing("random")
+    for bad in (0, -1, True, 1.5):
+        with pytest.raises(GateConfigError, match="max_per_prompt"):
+            Pairing(max_per_prompt=bad)
+    assert Pairing("best-worst", max_per_prompt=3).per_item() == 1 and Pairing().per_item() is None
+
+
 def test_invalid_values_unknown_items_and_unannotated_samples_are_counted():
     rows = item_rows("s1", {"a": [0, 0, 0, 7], "b": [2, 2, 2, "oops"]})
     rows += item_rows("ghost", {"x": [0, 0, 0], "y": [2, 2, 2]})
@@ -174,8 +278,9 @@ def test_gates_reject_settings_that_make_good_and_bad_overlap():
 # --- the vectorised selection agrees with a plain loop that follows the documented rules ---------
 
 
-def reference(t: pd.DataFrame, items: dict[str, list[str]], gates: Gates):
+def reference(t: pd.DataFrame, items: dict[str, list[str]], gates: Gates, pairing: Pairing | None = None):
     """The rules of the module docstring, written as plainly as possible."""
+    cap = None if pairing is None else (1 if pairing.strategy == "best-worst" else pairing.max_per_prompt)
     zone: dict[tuple, Any] = {}
     flagged: dict[tuple, bool] = {}
     pref: dict[tuple, str] = {}
@@ -192,12 +297,14 @@ def reference(t: pd.DataFrame, items: dict[str, list[str]], gates: Gates):
     for key in [k for k, v in zone.items() if v in (-2, -1, 0, 1, 2)] + list(flagged):
         voters[key[:2]].add(key[2])
     verdict = {}
+    share: dict[tuple, tuple[float, float]] = {}
     for item, cands in items.items():
         for c in cands:
             anns = voters.get((item, c), set())
             n = len(anns)
             good = sum(1 for a in anns if zone.get((item, c, a)) == 0 and not flagged.get((item, c, a)))
             bad = sum(1 for a in anns if zone.get((item, c, a)) in (-2, -1, 1, 2) or flagged.get((item, c, a)))
+            share[(item, c)] = (good / n if n else 0.0, bad / n if n else 0.0)
             fl = sum(1 for a in anns if flagged.get((item, c, a)))
             if n < gates.min_annotators:
                 verdict[(item, c)] = "thin"
@@ -207,14 +314,37 @@ def reference(t: pd.DataFrame, items: dict[str, list[str]], gates: Gates):
                 verdict[(item, c)] = "bad"
             else:
                 verdict[(item, c)] = "split"
+
+    def judged_good(item: str, c: str, a: str) -> bool:
+        return a in voters.get((item, c), set()) and zone.get((item, c, a)) == 0 and not flagged.get((item, c, a))
+
+    def contradicts(item: str, a: str, vote: str, r: str) -> bool:
+        if vote in (r, "both_bad"):
+            return True
+        if vote != "tie":
+            return False
+        tied = [c for c in items[item] if judged_good(item, c, a)]
+        return len(tied) < 2 or r in tied
+
     out, reasons = [], {}
     for item, cands in items.items():
-        votes = [v for (i, _), v in pref.items() if i == item]
+        votes = [(a, v) for (i, a), v in pref.items() if i == item and v is not None]
         all_pairs = [(c, r) for c in cands for r in cands
                      if verdict[(item, c)] == "good" and verdict[(item, r)] == "bad"]
         ok = [(c, r) for c, r in all_pairs
-              if sum(v in (r, "tie", "both_bad") for v in votes) <= (1 - gates.min_share) * len(votes) + 1e-9]
-        out += [(item, c, r) for c, r in ok]
+              if sum(contradicts(item, a, v, r) for a, v in votes) <= (1 - gates.min_share) * len(votes) + 1e-9]
+        if cap is not None:
+            rank = {
+                (c, r): (-share[(item, c)][0], -sum(v == c for _, v in votes), -share[(item, r)][1],
+                         sum(v == r or (v == "tie" and contradicts(item, a, v, r)) for a, v in votes),
+                         cands.index(c), cands.index(r))
+                for c, r in ok
+            }
+            top = sorted(ok, key=rank.__getitem__)[:cap]
+            kept = [p for p in ok if p in top]
+        else:
+            kept = ok
+        out += [(item, c, r) for c, r in kept]
         vs = [verdict[(item, c)] for c in cands]
         if ok:
             reasons[item] = "exported"
@@ -268,6 +398,82 @@ def test_vectorised_selection_matches_the_loop_reference_on_random_tables(seed):
     assert pairs_of(sel) == want_pairs
     assert reason_of(sel) == want_reasons
     assert len(sel.pairs) > 0 and len(set(want_reasons.values())) >= 4  # the tables exercise the rules
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_ties_and_pairing_strategies_match_the_loop_reference_with_many_candidates(seed):
+    rng = random.Random(100 + seed)
+    gates = [Gates(), Gates(min_annotators=2, min_share=0.6)][seed % 2]
+    pairing = [Pairing(), Pairing("best-worst"), Pairing(max_per_prompt=2)][seed % 3]
+    rows: list[dict] = []
+    items: dict[str, list[str]] = {}
+    for i in range(120):
+        item = f"s{i}"
+        cands = [f"{item}-{k}" for k in range(rng.choice([3, 4, 5]))]
+        items[item] = cands
+        anns = [f"ann{k}" for k in range(rng.choice([3, 4, 5, 6]))]
+        mostly = {c: rng.choice([0, 0, 2, -1]) for c in cands}
+        for a in anns:
+            for c in cands:
+                v = mostly[c] if rng.random() < 0.9 else rng.choice([-2, 0, 1])
+                rows.append({"item_id": item, "candidate_id": c, "question": "tone_zone", "annotator": a, "value": v})
+                if rng.random() < 0.3:
+                    rows.append({"item_id": item, "candidate_id": c, "question": "liability_flags",
+                                 "annotator": a, "value": ["admits_fault"] if rng.random() < 0.05 else []})
+            good = [c for c in cands if mostly[c] == 0]
+            vote = rng.choice(["tie"] * 3 + good[:1] * 3 + [*cands, "both_bad"])
+            rows.append({"item_id": item, "question": "preference", "annotator": rng.choice([a, "extra"]),
+                         "value": vote})
+    t = make_table(rows)
+    sel = select_pairs(t, candidates_frame(items.items()), RUBRIC, gates, pairing)
+    want_pairs, want_reasons = reference(t, items, gates, pairing)
+    assert pairs_of(sel) == want_pairs
+    assert reason_of(sel) == want_reasons
+    assert sel.counts["pairs"] + sel.counts["pairs_capped"] == sel.counts["pairs_eligible"]
+    assert len(sel.pairs) > 20 and (pairing.per_item() is None or sel.counts["pairs_capped"] > 0)
+
+
+cand_ids = st.lists(st.sampled_from("abcde"), min_size=2, max_size=5, unique=True)
+
+
+@st.composite
+def item_tables(draw):
+    cands = draw(cand_ids)
+    n_ann = draw(st.integers(3, 6))
+    zone = {c: [draw(st.sampled_from([0, 0, 2, -2, 1])) for _ in range(n_ann)] for c in cands}
+    pref = [draw(st.sampled_from([*cands, "tie", "both_bad", None])) for _ in range(n_ann)]
+    return cands, table(item_rows("s1", zone, pref=pref))
+
+
+@settings(max_examples=150, deadline=None)
+@given(item_tables(), st.integers(1, 4))
+def test_strategies_keep_a_subset_of_the_eligible_pairs(case, cap):
+    cands, t = case
+    every = pairs_of(select(t, {"s1": cands}))
+    best = pairs_of(select(t, {"s1": cands}, pairing=Pairing("best-worst")))
+    capped = pairs_of(select(t, {"s1": cands}, pairing=Pairing(max_per_prompt=cap)))
+    assert set(best) <= set(every) and len(best) == min(1, len(every))
+    assert set(capped) <= set(every) and len(capped) == min(cap, len(every))
+    assert set(best) <= set(capped)  # the clearest pair is in every top-N
+    order = {c: i for i, c in enumerate(cands)}
+    assert capped == sorted(capped, key=lambda p: (order[p[1]], order[p[2]]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(item_tables(), st.data())
+def test_a_tie_between_a_voters_good_replies_never_removes_a_pair_it_does_not_join(case, data):
+    cands, t = case
+    anns = sorted(set(t["annotator"]))
+    ann = data.draw(st.sampled_from(anns))
+    mine = t[(t["annotator"] == ann) & (t["question"] == "tone_zone")]
+    tied = set(mine.loc[mine["value"] == 0, "candidate_id"])
+    if len(tied) < 2:
+        return
+    before = pairs_of(select(t, {"s1": cands}))
+    rows = [r for r in t.to_dict("records") if not (r["annotator"] == ann and r["question"] == "preference")]
+    rows.append({"item_id": "s1", "question": "preference", "annotator": ann, "value": "tie"})
+    after = pairs_of(select(table(rows), {"s1": cands}))
+    assert {p for p in before if p[2] not in tied} <= set(after)
 
 
 def test_blank_answers_are_missing_not_votes():
