@@ -10,7 +10,9 @@ Pure core: :func:`render_report` turns the dict of :func:`~brun_label.agreement.
 4. the annotators table, drifting annotators highlighted with the reasons;
 5. the judge against the humans: agreement with the consensus beside each human's
    leave-one-out agreement, α with and without the judge, and the consensus × judge matrix;
-6. the low-agreement units with the prompt, the candidate's reply and every answer.
+6. the low-agreement units with the prompt, the candidate's reply and every answer;
+7. position bias per rater (:mod:`~brun_label.agreement.position_bias`) and the judge's
+   calibration curve and Brier score per question (:mod:`~brun_label.agreement.calibration`).
 
 Examples
 --------
@@ -227,6 +229,20 @@ def _section_units(summary: dict[str, Any], samples: Mapping[str, Sample] | None
     return "".join(out)
 
 
+def _extra_sections(summary: dict[str, Any]) -> list[str]:
+    """Sections of the optional summary blocks: position bias, the judge's calibration."""
+    out = []
+    if "position_bias" in summary:
+        from brun_label.agreement.position_bias import report_section
+
+        out.append(report_section(summary["position_bias"]))
+    if "judge_calibration" in summary:
+        from brun_label.agreement.calibration import report_section as calibration_section
+
+        out.append(calibration_section(summary["judge_calibration"]))
+    return out
+
+
 def render_report(
     summary: dict[str, Any], *, samples: Mapping[str, Sample] | None = None, source: str | None = None
 ) -> str:
@@ -245,9 +261,11 @@ def render_report(
         "<h1>Inter-annotator agreement</h1>", f"<p class='muted'>{escape(sub)}</p>",
         "<p><a href='#alpha'>α per question</a> · <a href='#kappa'>pairwise κ</a> · "
         "<a href='#distributions'>distributions</a> · <a href='#annotators'>annotators</a> · "
-        "<a href='#judge'>judge</a> · <a href='#units'>units to adjudicate</a></p>",
+        "<a href='#judge'>judge</a> · <a href='#units'>units to adjudicate</a> · "
+        "<a href='#position'>position bias</a> · <a href='#calibration'>judge calibration</a></p>",
         _section_alpha(summary), _section_kappa(summary), _section_distributions(summary),
         _section_annotators(summary), _section_judge(summary), _section_units(summary, samples),
+        *_extra_sections(summary),
     ]
     if notes:
         body.append("<h2 id='notes'>Notes</h2><ul class='notes'>" + "".join(f"<li>{escape(n)}</li>" for n in notes) + "</ul>")

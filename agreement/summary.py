@@ -13,6 +13,7 @@ annotation table and returns::
                                     "questions": {"<question>": {...}}}},
      "judge": {"<question>": {"judges", "n_units", "agreement_with_consensus",
                               "alpha_humans", "alpha_with_judge", "by_judge"}},
+     "position_bias": {...},  # per rater, see brun_label.agreement.position_bias
      "low_agreement_units": [...], "n_low_agreement_units": ..., "notes": [...],
      "settings": {...}}
 
@@ -45,7 +46,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -56,6 +57,7 @@ from brun_label.agreement.adjudication import low_agreement_units
 from brun_label.agreement.annotators import annotator_stats, judge_stats
 from brun_label.agreement.consensus import UnitConsensus, majority_vote
 from brun_label.agreement.metrics import clean, question_alpha, question_metrics
+from brun_label.agreement.position_bias import position_bias
 from brun_label.agreement.questions import QuestionData, split_questions
 from brun_label.rubric import Rubric
 
@@ -120,6 +122,7 @@ def summarize(
     seed: int = 0,
     rubric: Rubric | None = None,
     max_low_units: int | None = 1000,
+    judge_orders: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
     """Return the agreement summary of a long annotation table (see the module docstring).
 
@@ -138,6 +141,9 @@ def summarize(
         Gives each question's type, level and options.
     max_low_units : int or None
         Cap on the listed low-agreement units (``None``: all); the total is always reported.
+    judge_orders : mapping, optional
+        ``{item_id: candidate order the judge saw}`` (``Sample.judge_order``), for the judge's
+        position bias (:mod:`brun_label.agreement.position_bias`).
     """
     if n_bootstrap < 0:
         raise ValueError("n_bootstrap must be 0 or more")
@@ -195,6 +201,7 @@ def summarize(
         "questions": out_q,
         "annotators": dict(sorted(annotators.items())),
         "judge": judge,
+        "position_bias": position_bias(table, rubric=rubric, judge_orders=judge_orders),
         "low_agreement_units": low,
         "n_low_agreement_units": n_low,
         "notes": notes,

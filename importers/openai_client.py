@@ -207,6 +207,9 @@ class Answer:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     draw: int = 0
+    #: ``(token, logprob)`` of each answer token, when the request asked for ``logprobs`` and the
+    #: endpoint returned them (``None`` otherwise).
+    logprobs: tuple[tuple[str, float], ...] | None = None
 
     @classmethod
     def from_completion(cls, obj: Any) -> Answer:
@@ -225,21 +228,39 @@ class Answer:
                 model=None if obj.get("model") is None else str(obj.get("model")),
                 prompt_tokens=int(usage.get("prompt_tokens") or 0),
                 completion_tokens=int(usage.get("completion_tokens") or 0),
+                logprobs=_token_logprobs(choice.get("logprobs")),
             )
         except (KeyError, IndexError, TypeError, AttributeError, ValueError):
             raise ServerError("the server's answer is not a chat completion (no choices[0].message)") from None
 
     def to_json(self) -> dict[str, Any]:
         """Return the cached form."""
-        return {"content": self.content, "finish_reason": self.finish_reason, "model": self.model,
-                "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens}
+        out: dict[str, Any] = {"content": self.content, "finish_reason": self.finish_reason, "model": self.model,
+                               "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens}
+        if self.logprobs is not None:
+            out["logprobs"] = [list(t) for t in self.logprobs]
+        return out
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> Answer:
         """Inverse of :meth:`to_json`."""
         return cls(content=str(obj.get("content") or ""), finish_reason=obj.get("finish_reason"),
                    model=obj.get("model"), prompt_tokens=int(obj.get("prompt_tokens") or 0),
-                   completion_tokens=int(obj.get("completion_tokens") or 0))
+                   completion_tokens=int(obj.get("completion_tokens") or 0),
+                   logprobs=_token_logprobs({"content": [{"token": t, "logprob": lp} for t, lp in obj["logprobs"]]})
+                   if obj.get("logprobs") is not None else None)
+
+
+def _token_logprobs(raw: Any) -> tuple[tuple[str, float], ...] | None:
+    """Read ``choices[0].logprobs`` (``{"content": [{"token", "logprob"}…]}``); None when absent or malformed."""
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("content"), list):
+        return None
+    out = []
+    for t in raw["content"]:
+        if not isinstance(t, Mapping) or not isinstance(t.get("token"), str) or not isinstance(t.get("logprob"), int | float):
+            return None
+        out.append((t["token"], float(t["logprob"])))
+    return tuple(out)
 
 
 class Api:

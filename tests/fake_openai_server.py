@@ -10,6 +10,22 @@ It speaks just enough of the OpenAI API for the real ``openai`` client:
   ``POST /v1/batches`` and ``GET /v1/batches/{id}`` (a batch completes after ``batch_polls``
   retrievals).
 
+``logprobs: true`` in a chat request gets ``choices[0].logprobs.content`` (token, logprob), as
+OpenAI returns it; ``logprobs_supported=False`` answers ``logprobs: null`` like an endpoint that
+has none.
+
+**Judge mode** (``position_bias`` set): a request that asks the rubric judge's schema (replies
+``Reply A:``, ``Reply B:``… in the user message) gets answers with a known truth, so measures can
+be checked against it. Each reply's true answers depend on its text only (:func:`truth_value`,
+:func:`truth_best`), never on its slot. Per answer the judge has an accuracy ``c`` drawn from the
+reply text in ``judge_accuracy`` (:func:`truth_accuracy`): it gives the truth with probability
+``c`` (else another option), and states the log-probability ``overconfidence · log c`` (so the
+raw confidence is too high and calibration has something to fix). The preference is the first
+reply, whatever it is, with probability ``position_bias`` (drawn per request, so a request with
+the candidates reversed draws again); otherwise the best reply with probability ``c``. With
+``judge_accuracy=(1, 1)`` and two replies, the share of reversed pairs whose two verdicts both
+pick the first slot is exactly ``position_bias`` in expectation.
+
 Test knobs: ``latency`` per chat request, :meth:`FakeOpenAIServer.fail_next` (N answers of 429 or
 500 before success), :meth:`FakeOpenAIServer.slow_next` (N answers slower than the client's
 timeout), a bad-key check (401 that echoes the key it got, as a careless server might), an
@@ -41,6 +57,7 @@ import email.policy
 import hashlib
 import itertools
 import json
+import math
 import re
 import socket
 import sys
@@ -57,6 +74,7 @@ DEFAULT_TEMPLATE = (
     "Here is what happens next."
 )
 _PERSONA = re.compile(r"Persona:\s*([A-Za-z0-9_\-]+)")
+_REPLY = re.compile(r"(?:^|\n\n)Reply ([A-Z]+):\n(.*?)(?=\n\nReply [A-Z]+:\n|\Z)", re.S)
 _ARC = re.compile(r"Arc:\s*([A-Za-z0-9_\-]+)")
 
 
@@ -118,6 +136,54 @@ def schema_instance(schema: dict[str, Any], seed: bytes = b"", *, root: dict[str
     return f"text {seed.hex()[:6]}"
 
 
+def _unit(seed: bytes, path: str) -> float:
+    """A uniform number in [0, 1) from ``seed`` and ``path``."""
+    return int.from_bytes(hashlib.sha256(seed + path.encode("utf-8")).digest()[:8], "big") / 2.0 ** 64
+
+
+def _text_seed(text: str) -> bytes:
+    return hashlib.sha256(text.strip().encode("utf-8")).digest()
+
+
+def truth_value(text: str, question: str, schema: dict[str, Any]) -> Any:
+    """The true answer to ``question`` for a reply (its text only): what a careful human says."""
+    return schema_instance(schema, _text_seed(text) + question.encode("utf-8"), path=f"$.{question}")
+
+
+def truth_best(texts: list[str]) -> int:
+    """Index of the truly best reply among ``texts`` (whatever order they are shown in)."""
+    return min(range(len(texts)), key=lambda i: _text_seed(texts[i]))
+
+
+def truth_accuracy(text: str, question: str, lo: float, hi: float) -> float:
+    """The judge's accuracy on ``question`` for this reply, in ``[lo, hi]``."""
+    return lo + (hi - lo) * _unit(_text_seed(text), "accuracy:" + question)
+
+
+def _other(schema: dict[str, Any], value: Any, seed: bytes, path: str) -> Any:
+    """A wrong answer: another option of an enum, or a flags list with one flag toggled."""
+    if "enum" in schema:
+        options = [v for v in schema["enum"] if v != value]
+        return options[_pick(seed, path + ":wrong", len(options))] if options else value
+    if schema.get("type") == "array" and "enum" in schema.get("items", {}):
+        flag = schema["items"]["enum"][_pick(seed, path + ":wrong", len(schema["items"]["enum"]))]
+        return sorted(set(value) ^ {flag})
+    return value
+
+
+def _tokens(value: Any, logprob_of: dict[tuple[str, ...], float], path: tuple[str, ...] = ()) -> list[tuple[str, float]]:
+    """JSON text of ``value`` cut into tokens; each leaf's tokens add up to ``logprob_of[path]``."""
+    if isinstance(value, dict):
+        out: list[tuple[str, float]] = [("{", 0.0)]
+        for i, (k, v) in enumerate(value.items()):
+            out.append(((", " if i else "") + json.dumps(k) + ": ", 0.0))
+            out += _tokens(v, logprob_of, (*path, k))
+        return [*out, ("}", 0.0)]
+    text = json.dumps(value)
+    lp = logprob_of.get(path, -0.01)
+    return [(text[:1], lp), (text[1:], 0.0)] if len(text) > 1 else [(text, lp)]
+
+
 def _error(message: str, kind: str, code: str | None) -> dict[str, Any]:
     return {"error": {"message": message, "type": kind, "param": None, "code": code}}
 
@@ -143,6 +209,14 @@ class FakeOpenAIServer:
         tests stay fast).
     force_content
         When set, every chat answer has exactly this content (to test answers that do not fit).
+    position_bias
+        Judge mode (see the module doc): the rate at which the judge prefers the first reply.
+    judge_accuracy
+        Range of the judge's per-answer accuracy in judge mode.
+    overconfidence
+        Judge mode: the stated log-probability is this times the log of the accuracy.
+    logprobs_supported
+        Whether ``logprobs: true`` gets token log-probabilities (else ``logprobs: null``).
     """
 
     def __init__(
@@ -155,6 +229,10 @@ class FakeOpenAIServer:
         batch_polls: int = 1,
         retry_after_ms: int = 10,
         force_content: str | None = None,
+        position_bias: float | None = None,
+        judge_accuracy: tuple[float, float] = (0.55, 0.99),
+        overconfidence: float = 0.4,
+        logprobs_supported: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -165,6 +243,10 @@ class FakeOpenAIServer:
         self.batch_polls = batch_polls
         self.retry_after_ms = retry_after_ms
         self.force_content = force_content
+        self.position_bias = position_bias
+        self.judge_accuracy = judge_accuracy
+        self.overconfidence = overconfidence
+        self.logprobs_supported = logprobs_supported
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
         self._failures: list[int] = []
@@ -312,8 +394,15 @@ class FakeOpenAIServer:
         users = [str(m.get("content", "")) for m in messages if m.get("role") == "user"]
         seed = _digest(body)
         fmt = body.get("response_format") or {}
+        tokens: list[tuple[str, float]] | None = None
+        replies = _REPLY.findall(users[-1]) if users else []
         if self.force_content is not None:
             content = self.force_content
+        elif fmt.get("type") == "json_schema" and self.position_bias is not None and replies:
+            schema = fmt.get("json_schema", {}).get("schema", {})
+            answer, logprob_of = self._judge_answer(schema, replies, seed)
+            tokens = _tokens(answer, logprob_of)
+            content = "".join(t for t, _ in tokens)
         elif fmt.get("type") == "json_schema":
             schema = fmt.get("json_schema", {}).get("schema", {})
             content = json.dumps(schema_instance(schema, seed))
@@ -335,16 +424,59 @@ class FakeOpenAIServer:
             finish = "length"
         prompt_tokens = sum(len(str(m.get("content", "")).split()) + 3 for m in messages)
         completion_tokens = len(content.split())
+        logprobs = None
+        if body.get("logprobs") and self.logprobs_supported:
+            if tokens is None:
+                tokens = [(content[i:i + 4], -0.01) for i in range(0, len(content), 4)]
+            logprobs = {"content": [{"token": t, "logprob": lp, "bytes": list(t.encode("utf-8")),
+                                     "top_logprobs": []} for t, lp in tokens], "refusal": None}
         return 200, {
             "id": "chatcmpl-" + seed.hex()[:12],
             "object": "chat.completion",
             "created": int(time.time()),
             "model": model,
-            "choices": [{"index": 0, "finish_reason": finish, "logprobs": None,
+            "choices": [{"index": 0, "finish_reason": finish, "logprobs": logprobs,
                          "message": {"role": "assistant", "content": content, "refusal": None}}],
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                       "total_tokens": prompt_tokens + completion_tokens},
         }
+
+    def _judge_answer(self, schema: dict[str, Any], replies: list[tuple[str, str]],
+                      seed: bytes) -> tuple[dict[str, Any], dict[tuple[str, ...], float]]:
+        """A judge answer with a known truth (see the module doc) and each value's log-probability."""
+        lo, hi = self.judge_accuracy
+        letters = [letter for letter, _ in replies]
+        texts = [text for _, text in replies]
+        answer: dict[str, Any] = {}
+        logprob_of: dict[tuple[str, ...], float] = {}
+
+        def decide(truth: Any, sub: dict[str, Any], acc: float, path: tuple[str, ...]) -> Any:
+            logprob_of[path] = self.overconfidence * math.log(max(acc, 1e-9))
+            ok = _unit(seed, ".".join(path)) < acc
+            return truth if ok else _other(sub, truth, seed, ".".join(path))
+
+        for key, sub in schema.get("properties", {}).items():
+            if key == "candidates":
+                per = {}
+                for letter, text in replies:
+                    cand_schema = sub["properties"][letter]
+                    per[letter] = {q: decide(truth_value(text, q, qs), qs, truth_accuracy(text, q, lo, hi),
+                                             ("candidates", letter, q))
+                                   for q, qs in cand_schema.get("properties", {}).items()}
+                answer[key] = per
+            elif set(sub.get("enum", [])) >= {x.lower() for x in letters}:
+                best = letters[truth_best(texts)].lower()
+                acc = truth_accuracy("".join(sorted(texts)), key, lo, hi)
+                if _unit(seed, "position_bias") < float(self.position_bias or 0.0):
+                    logprob_of[(key,)] = self.overconfidence * math.log(max(acc, 1e-9))
+                    answer[key] = letters[0].lower()
+                else:
+                    wrong = {**sub, "enum": [x.lower() for x in letters]}
+                    answer[key] = decide(best, wrong, acc, (key,))
+            else:
+                answer[key] = decide(truth_value("".join(sorted(texts)), key, sub),
+                                     sub, truth_accuracy("".join(sorted(texts)), key, lo, hi), (key,))
+        return answer, logprob_of
 
     def _file_object(self, file_id: str) -> dict[str, Any]:
         f = self._files[file_id]

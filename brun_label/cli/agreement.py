@@ -68,6 +68,10 @@ def _render_table(summary: dict[str, Any], *, max_units: int = 10) -> str:
         for name, j in summary["judge"].items():
             lines.append(f"  {name}: agrees {_fmt(j['agreement_with_consensus'], 2)} of {j['n_units']} units; "
                          f"alpha humans {_fmt(j['alpha_humans'])} -> with judge {_fmt(j['alpha_with_judge'])}")
+    if "position_bias" in summary:
+        from brun_label.agreement.position_bias import text_lines
+
+        lines.extend(text_lines(summary["position_bias"]))
     n_low = summary["n_low_agreement_units"]
     lines.append(f"Low-agreement units: {n_low}" + (f" (showing {min(n_low, max_units)})" if n_low > max_units else ""))
     for e in summary["low_agreement_units"][:max_units]:
@@ -109,7 +113,8 @@ def _gate(summary: dict[str, Any], min_alpha: float) -> None:
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=str),
               help="Also write a self-contained HTML report with plots.")
 @click.option("--samples", "samples_path", type=click.Path(dir_okay=False, path_type=str),
-              help="Sample file whose prompts and replies the report shows next to contested units.")
+              help="Sample file (the judged one): its texts go next to contested units in the report; "
+                   "the order the judge saw gives the judge's positions, its confidences the calibration.")
 @click.option("--max-units", type=click.IntRange(min=0), default=1000, show_default=True,
               help="List at most this many low-agreement units (0: all).")
 def agreement(
@@ -150,9 +155,7 @@ def agreement(
 
         rubric = load_rubric(rubric_name)
     samples = None
-    if samples_path and not report_path:
-        info("agreement: --samples only adds texts to the --report; ignored without it")
-    elif samples_path:
+    if samples_path:
         from brun_label.importers.samples import read_samples
 
         samples = {s.id: s for s in read_samples(samples_path)}
@@ -162,6 +165,7 @@ def agreement(
         summary = summarize(
             table, levels=level_map, n_bootstrap=n_bootstrap, seed=seed, rubric=rubric,
             max_low_units=max_units or None,
+            judge_orders={k: s.judge_order for k, s in (samples or {}).items() if s.judge_order},
         )
     except ValueError as exc:
         raise InputError(str(exc), path=annotations) from None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from brun_label.cli.draft import LazyProgress, api_options, report
@@ -13,9 +15,15 @@ from brun_label.cli.output import info
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=str),
               help="Judged samples file to write (JSONL, written atomically at the end).")
 @click.option("--rubric", required=True, help="Rubric pack name or rubric file.")
+@click.option("--swap-check", is_flag=True,
+              help="Ask each sample again with the candidates in reverse order; answers that change are "
+                   "marked inconsistent and never pushed (twice the requests).")
+@click.option("--logprobs/--no-logprobs", default=True, show_default=True,
+              help="Ask for token log-probabilities (the judge's own confidence); --no-logprobs for "
+                   "endpoints that refuse the parameter.")
 @api_options(temperature=0.0, model_help="Model that judges.")
-def judge(samples: str, output: str, rubric: str, model: str, base_url: str | None,
-          api_key_env: str, concurrency: int, temperature: float, seed: int | None,
+def judge(samples: str, output: str, rubric: str, swap_check: bool, logprobs: bool, model: str,
+          base_url: str | None, api_key_env: str, concurrency: int, temperature: float, seed: int | None,
           max_tokens: int | None, max_retries: int, timeout: float, cache_dir: str | None,
           no_cache: bool, batch: bool, poll_interval: float, price_in: float | None,
           price_out: float | None, fmt: str | None, as_json: bool) -> None:
@@ -31,6 +39,7 @@ def judge(samples: str, output: str, rubric: str, model: str, base_url: str | No
     Example:
       brun-label judge samples.jsonl -o judged.jsonl --rubric de-escalation
       brun-label judge samples.jsonl -o judged.jsonl --rubric de-escalation --model gpt-4o --json
+      brun-label judge samples.jsonl -o judged.jsonl --rubric de-escalation --swap-check
     """
     from brun_label.importers.judge import JudgeOptions, judge_file
     from brun_label.importers.openai_client import ApiConfig
@@ -39,7 +48,8 @@ def judge(samples: str, output: str, rubric: str, model: str, base_url: str | No
     try:
         summary = judge_file(
             samples, output, rubric=rubric,
-            options=JudgeOptions(model=model, temperature=temperature, seed=seed, max_tokens=max_tokens),
+            options=JudgeOptions(model=model, temperature=temperature, seed=seed, max_tokens=max_tokens,
+                                 logprobs=logprobs, swap_check=swap_check),
             api_config=ApiConfig(base_url=base_url, api_key_env=api_key_env,
                                  max_retries=max_retries, timeout=timeout),
             cache_dir=cache_dir, use_cache=not no_cache, concurrency=concurrency, batch=batch,
@@ -48,3 +58,28 @@ def judge(samples: str, output: str, rubric: str, model: str, base_url: str | No
     finally:
         bar.close()
     report(summary, as_json, [f"{sid}: no valid judge answer, left unjudged" for sid in summary["unjudged"]])
+    if not as_json:
+        for line in swap_lines(summary.get("swap_check")):
+            click.echo(line)
+
+
+def swap_lines(swap: dict[str, Any] | None) -> list[str]:
+    """Return the text lines of the swap check (share of verdicts kept with the order reversed).
+
+    >>> swap_lines({"preference": {"n": 10, "n_consistent": 7, "consistency": 0.7,
+    ...     "consistency_ci95": [0.35, 0.93], "n_first_both": 3, "first_position_rate": 0.3,
+    ...     "first_position_rate_ci95": [0.07, 0.65], "n_last_both": 0}})[1]
+    '  preference: 7 of 10 consistent (70%, 95% CI 35%-93%); first slot both times 30% (7%-65%), last 0'
+    """
+    if swap is None:
+        return []
+    lines = ["Swap check (candidates reversed; inconsistent answers are never pushed):"]
+    for name, e in swap.items():
+        lo, hi = e["consistency_ci95"]
+        line = f"  {name}: {e['n_consistent']} of {e['n']} consistent ({e['consistency']:.0%}, 95% CI {lo:.0%}-{hi:.0%})"
+        if "n_first_both" in e:
+            flo, fhi = e["first_position_rate_ci95"]
+            line += (f"; first slot both times {e['first_position_rate']:.0%} ({flo:.0%}-{fhi:.0%}), "
+                     f"last {e['n_last_both']}")
+        lines.append(line)
+    return lines

@@ -1,0 +1,489 @@
+"""Position bias: does a person (or the LLM judge) favour a candidate for the slot it was shown in?
+
+Pure core (NumPy, pandas, SciPy). Candidate order is randomised per sample, so with no position
+bias every slot gets its fair share of preference votes, and a candidate's scale rating does not
+depend on where it was shown. :func:`position_bias` measures both from the annotation table's
+optional ``position`` and ``shown_order`` columns (:data:`brun_label.model.OPTIONAL_COLUMNS`), per
+rater, humans and ``judge:`` raters alike:
+
+**Preferences.** The share of a rater's preference votes for each shown slot (``tie`` and
+``both_bad`` are counted apart: they name no slot), with a 95% Clopper–Pearson interval, grouped
+by how many candidates were shown. The test is an *exact* test of the first-slot share against no
+preference: under no bias a vote on an item with ``k`` candidates lands in the first slot with
+probability ``1/k``, so the first-slot count is Poisson-binomial (binomial when every item shows
+the same number of candidates, e.g. ``Binomial(n, 1/2)`` for pairs); the two-sided p-value sums
+the probabilities of every count no more likely than the one observed (as ``scipy.stats.binomtest``
+does, which it equals for pairs).
+
+**Scales** (per-candidate ``scale`` and ``rating`` questions, e.g. the tone zone). The mean value a
+rater gives by slot, with a 95% t interval, and an exact sign test: on each item where the rater
+rated the first slot and at least one other, the first slot's value minus the mean of the others;
+under no bias a positive and a negative difference are equally likely (zero differences are
+dropped), so the count of positive ones is ``Binomial(n, 1/2)``.
+
+**Multiple comparisons.** Every rater is tested at once, so the p-values of each question are
+adjusted with Holm's step-down method across its raters (family-wise error ≤ ``alpha``); a rater
+is *flagged* on a question when the Holm-adjusted p-value is below ``alpha`` (0.05).
+
+Positions. A row's ``position`` is the 0-based slot of its candidate (for a preference, of the
+preferred one); when it is empty but ``shown_order`` is given it is read from the order. The
+number of candidates shown is ``len(shown_order)``, else the item's candidates in the table. The
+judge saw its own order (``Sample.judge_order``): pass ``judge_orders`` (from the samples file)
+and the judge rows' positions come from it. A table without positions is not an error: the result
+says ``"not measurable: the table has no positions"``.
+
+Examples
+--------
+>>> from brun_label.table import make_table
+>>> rows = [{"item_id": f"s{i}", "candidate_id": "", "question": "preference", "annotator": a,
+...          "value": f"c{i}-{p}", "position": p, "shown_order": f'["c{i}-0", "c{i}-1"]'}
+...         for i in range(40) for a, p in (("ann1", 0), ("ann2", i % 2))]
+>>> pb = position_bias(make_table(rows))
+>>> r = pb["questions"]["preference"]["raters"]
+>>> r["ann1"]["first_share"], r["ann1"]["flagged"], r["ann2"]["first_share"], r["ann2"]["flagged"]
+(1.0, True, 0.5, False)
+>>> [f["rater"] for f in pb["flagged"]]
+['ann1']
+>>> position_bias(make_table([{"item_id": "s1", "question": "preference", "annotator": "a", "value": "c1"}]))["reason"]
+'not measurable: the table has no positions'
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from html import escape
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from brun_label.agreement.questions import NON_CANDIDATE, _dedupe
+from brun_label.model import JUDGE_PREFIX
+from brun_label.rubric import Rubric
+from brun_label.table import TableError, normalize_table
+
+#: Significance level of the flags (after Holm's adjustment).
+ALPHA = 0.05
+NOT_MEASURABLE = "not measurable: the table has no positions"
+CORRECTION = "Holm's step-down adjustment across the raters of each question"
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Return Holm's step-down adjusted p-values (NaN stays NaN and is not counted).
+
+    >>> [round(p, 3) for p in holm([0.01, 0.04, 0.03])]
+    [0.03, 0.06, 0.06]
+    """
+    p = np.asarray(p_values, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(~np.isnan(p))
+    m = len(ok)
+    if not m:
+        return out.tolist()
+    order = ok[np.argsort(p[ok], kind="stable")]
+    adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    out[order] = adjusted
+    return out.tolist()
+
+
+def clopper_pearson(k: int, n: int, level: float = 0.95) -> list[float | None]:
+    """Return the exact (Clopper–Pearson) interval of a share ``k / n`` (``[None, None]`` for n = 0).
+
+    >>> [round(x, 4) for x in clopper_pearson(8, 10)]
+    [0.4439, 0.9748]
+    """
+    if n <= 0:
+        return [None, None]
+    ci = stats.binomtest(int(k), int(n)).proportion_ci(confidence_level=level, method="exact")
+    return [float(ci.low), float(ci.high)]
+
+
+def first_slot_test(first: int, n_by_k: Mapping[int, int]) -> float:
+    """Exact two-sided p-value of ``first`` first-slot votes among ``n_by_k`` votes (``{k: n}``).
+
+    Under no position bias each vote on an item with ``k`` candidates is in the first slot with
+    probability ``1/k``; the count is a sum of binomials, whose distribution is built by
+    convolution. Equals ``scipy.stats.binomtest(first, n, 1/k).pvalue`` when only one ``k`` occurs.
+
+    >>> round(first_slot_test(16, {2: 20}), 6), round(float(stats.binomtest(16, 20, 0.5).pvalue), 6)
+    (0.011818, 0.011818)
+    """
+    pmf = np.ones(1)
+    for k, n in sorted(n_by_k.items()):
+        if n > 0:
+            pmf = np.convolve(pmf, stats.binom.pmf(np.arange(n + 1), n, 1.0 / k))
+    if len(pmf) == 1:
+        return math.nan
+    observed = pmf[first]
+    return float(min(1.0, pmf[pmf <= observed * (1 + 1e-7)].sum()))
+
+
+def _t_ci(values: np.ndarray, level: float = 0.95) -> list[float | None]:
+    n = len(values)
+    if n < 2:
+        return [None, None]
+    mean = float(values.mean())
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * values.std(ddof=1) / math.sqrt(n))
+    return [mean - half, mean + half]
+
+
+def _position_cell(v: Any) -> int | None:
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
+        return None
+    if isinstance(v, str):
+        s = v.strip()
+        if not s:
+            return None
+        try:
+            f = float(s)
+        except ValueError:
+            return -1
+    elif isinstance(v, bool | np.bool_):
+        return -1
+    elif isinstance(v, int | float | np.integer | np.floating):
+        f = float(v)
+    else:
+        return -1
+    return int(f) if f.is_integer() and f >= 0 else -1
+
+
+def _order_cell(v: Any) -> tuple[str, ...] | None:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    if isinstance(v, str):
+        if not v.strip():
+            return None
+        try:
+            v = json.loads(v)
+        except json.JSONDecodeError:
+            return ()
+    if hasattr(v, "tolist"):
+        v = v.tolist()
+    if not isinstance(v, list | tuple) or not all(isinstance(x, str) for x in v):
+        return ()
+    return tuple(v)
+
+
+def _bad_row(table: pd.DataFrame, idx: Any, column: str, message: str) -> ValueError:
+    row = int(idx) + 1 if isinstance(idx, int | np.integer) else idx
+    return ValueError(f"{message} (data row {row}, field {column})")
+
+
+def _kinds(table: pd.DataFrame, rubric: Rubric | None) -> dict[str, str]:
+    """``{question: "preference" | "scale"}``: from the rubric, else from the rows' shape."""
+    if rubric is not None:
+        out = {}
+        for q in rubric.questions:
+            if q.type == "preference":
+                out[q.name] = "preference"
+            elif q.type in ("scale", "rating") and q.scope == "candidate":
+                out[q.name] = "scale"
+        return out
+    out = {}
+    for name, rows in table.groupby("question", sort=True):
+        vals = rows["value"].tolist()
+        if (rows["candidate_id"] == "").all() and all(isinstance(v, str) for v in vals):
+            out[str(name)] = "preference"
+        elif (rows["candidate_id"] != "").all() and all(
+                isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool) for v in vals):
+            out[str(name)] = "scale"
+    return out
+
+
+def _positions(rows: pd.DataFrame, kind: str, judge_orders: Mapping[str, Sequence[str]],
+               n_cands: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Return each row's slot (-1: none, e.g. a tie) and the number of candidates shown (0: unknown)."""
+    n = len(rows)
+    pos = np.full(n, -1, dtype=np.int64)
+    width = np.zeros(n, dtype=np.int64)
+    has_pos = "position" in rows.columns
+    has_order = "shown_order" in rows.columns
+    cache: dict[Any, tuple[str, ...] | None] = {}
+    for i, (idx, item, cand, ann, value) in enumerate(zip(
+            rows.index, rows["item_id"], rows["candidate_id"], rows["annotator"], rows["value"], strict=True)):
+        target = cand if kind == "scale" else value
+        if kind == "preference" and value in NON_CANDIDATE:
+            continue
+        if str(ann).startswith(JUDGE_PREFIX) and item in judge_orders:
+            seen = tuple(judge_orders[item])
+            if target not in seen:
+                raise ValueError(f"{item}: {target!r} is not among the candidates the judge was shown")
+            pos[i], width[i] = seen.index(target), len(seen)
+            continue
+        p = _position_cell(rows.at[idx, "position"]) if has_pos else None
+        order: tuple[str, ...] | None = None
+        if has_order:
+            raw = rows.at[idx, "shown_order"]
+            key = raw if isinstance(raw, str) else id(raw)
+            if key not in cache:
+                cache[key] = _order_cell(raw)
+            order = cache[key]
+            if order == ():
+                raise _bad_row(rows, idx, "shown_order", "must be a JSON array of candidate ids")
+        if p == -1:
+            raise _bad_row(rows, idx, "position", f"must be a 0-based slot number, got {rows.at[idx, 'position']!r}")
+        if order is not None:
+            if target not in order:
+                raise _bad_row(rows, idx, "shown_order", f"{target!r} is not in the order shown")
+            slot = order.index(target)
+            if p is not None and p != slot:
+                raise _bad_row(rows, idx, "position", f"slot {p} disagrees with shown_order (slot {slot})")
+            pos[i], width[i] = slot, len(order)
+        elif p is not None:
+            pos[i], width[i] = p, max(n_cands.get(item, 0), p + 1, 2)
+    return pos, width
+
+
+def _preference_entry(pos: np.ndarray, width: np.ndarray, n_no_winner: int) -> dict[str, Any]:
+    voted = pos >= 0
+    n = int(voted.sum())
+    first = int((pos[voted] == 0).sum())
+    by_k: dict[str, Any] = {}
+    n_by_k: dict[int, int] = {}
+    for k in sorted(set(width[voted].tolist())):
+        sel = voted & (width == k)
+        counts = np.bincount(pos[sel], minlength=k)[:k]
+        nk = int(sel.sum())
+        n_by_k[int(k)] = nk
+        by_k[str(k)] = {"n_votes": nk, "counts": counts.tolist(), "shares": (counts / nk).tolist(),
+                        "ci95": [clopper_pearson(int(c), nk) for c in counts]}
+    expected = sum(nk / k for k, nk in n_by_k.items()) / n if n else math.nan
+    share = first / n if n else math.nan
+    p = first_slot_test(first, n_by_k) if n else math.nan
+    return {"n_votes": n, "n_no_winner": n_no_winner, "first_share": share,
+            "first_share_ci95": clopper_pearson(first, n), "expected_first_share": expected,
+            "p_value": p, "direction": None if not n else ("first" if share > expected else "later"),
+            "by_candidates": by_k}
+
+
+def _scale_entry(frame: pd.DataFrame) -> dict[str, Any]:
+    """``frame``: one rater's rows with ``pos``, ``width`` and numeric ``v``."""
+    shown = frame[frame["pos"] >= 0]
+    n_slots = int(shown["width"].max()) if len(shown) else 0
+    means: list[float | None] = []
+    cis: list[list[float | None]] = []
+    counts: list[int] = []
+    for s in range(n_slots):
+        vals = shown.loc[shown["pos"] == s, "v"].to_numpy(dtype=float)
+        counts.append(len(vals))
+        means.append(float(vals.mean()) if len(vals) else None)
+        cis.append(_t_ci(vals))
+    first = shown[shown["pos"] == 0].groupby("item_id")["v"].mean()
+    rest = shown[shown["pos"] > 0].groupby("item_id")["v"].mean()
+    both = first.index.intersection(rest.index)
+    diff = (first.loc[both] - rest.loc[both]).to_numpy(dtype=float)
+    n_hi, n_lo = int((diff > 0).sum()), int((diff < 0).sum())
+    p = float(stats.binomtest(n_hi, n_hi + n_lo, 0.5).pvalue) if n_hi + n_lo else math.nan
+    mean_diff = float(diff.mean()) if len(diff) else math.nan
+    return {"n_ratings": len(shown), "n_by_slot": counts, "mean_by_slot": means, "mean_ci95": cis,
+            "n_items": len(diff), "mean_first_minus_rest": mean_diff, "diff_ci95": _t_ci(diff),
+            "n_first_higher": n_hi, "n_first_lower": n_lo, "p_value": p,
+            "direction": None if not (n_hi + n_lo) else ("first higher" if n_hi > n_lo else "first lower")}
+
+
+def position_bias(
+    table: pd.DataFrame,
+    *,
+    rubric: Rubric | None = None,
+    judge_orders: Mapping[str, Sequence[str]] | None = None,
+    alpha: float = ALPHA,
+) -> dict[str, Any]:
+    """Return the position-bias measures of every rater (see the module docstring).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The annotation table; its optional ``position`` / ``shown_order`` columns give the slots.
+    rubric : Rubric, optional
+        Which questions are preferences and per-candidate scales (else read from the rows' shape).
+    judge_orders : mapping, optional
+        ``{item_id: candidate ids in the order the judge saw them}`` (``Sample.judge_order``).
+    alpha : float
+        Significance level of the flags, after Holm's adjustment.
+
+    Returns
+    -------
+    dict
+        ``{"measurable", "reason", "alpha", "correction", "questions": {question: {"kind",
+        "raters": {rater: {...}}}}, "flagged": [{"question", "rater", "judge", "p_holm", "why"}]}``;
+        every undefined number is ``None``.
+    """
+    try:
+        table = normalize_table(table)
+    except TableError as exc:
+        raise ValueError(str(exc)) from None
+    judge_orders = dict(judge_orders or {})
+    has_columns = any(c in table.columns for c in ("position", "shown_order"))
+    out: dict[str, Any] = {"measurable": False, "reason": None, "alpha": alpha, "correction": CORRECTION,
+                           "questions": {}, "flagged": []}
+    if not has_columns and not judge_orders:
+        out["reason"] = NOT_MEASURABLE
+        return out
+    used = table[(table["status"] == "submitted") & table["value"].map(lambda v: v is not None and not (
+        isinstance(v, float) and math.isnan(v)))]
+    kinds = _kinds(used, rubric)
+    n_cands = {str(k): int(v) for k, v in
+               used[used["candidate_id"] != ""].groupby("item_id")["candidate_id"].nunique().items()}
+    for name, rows in used.groupby("question", sort=False):
+        kind = kinds.get(str(name))
+        if kind is None:
+            continue
+        rows, _ = _dedupe(rows)
+        pos, width = _positions(rows, kind, judge_orders, n_cands)
+        annotators = rows["annotator"].to_numpy(dtype=object)
+        raters: dict[str, dict[str, Any]] = {}
+        if kind == "preference":
+            no_winner = rows["value"].isin(NON_CANDIDATE).to_numpy()
+            for ann in sorted(set(annotators.tolist())):
+                sel = annotators == ann
+                if not (pos[sel] >= 0).any():
+                    continue
+                raters[ann] = _preference_entry(pos[sel], width[sel], int(no_winner[sel].sum()))
+        else:
+            frame = pd.DataFrame({"item_id": rows["item_id"].to_numpy(), "annotator": annotators,
+                                  "pos": pos, "width": width,
+                                  "v": pd.to_numeric(rows["value"], errors="coerce").to_numpy(dtype=float)})
+            for ann, f in frame.groupby("annotator", sort=True):
+                if (f["pos"] >= 0).any():
+                    raters[str(ann)] = _scale_entry(f)
+        if not raters:
+            continue
+        names = list(raters)
+        adjusted = holm([raters[a]["p_value"] for a in names])
+        for a, p_holm in zip(names, adjusted, strict=True):
+            entry = raters[a]
+            entry["judge"] = a.startswith(JUDGE_PREFIX)
+            entry["p_holm"] = p_holm
+            entry["flagged"] = bool(not math.isnan(p_holm) and p_holm < alpha)
+            if entry["flagged"]:
+                out["flagged"].append({"question": str(name), "rater": a, "judge": entry["judge"],
+                                       "p_holm": p_holm, "why": _why(kind, entry)})
+        out["questions"][str(name)] = {"kind": kind, "raters": raters}
+    out["measurable"] = bool(out["questions"])
+    if not out["measurable"]:
+        out["reason"] = NOT_MEASURABLE if not has_columns else "not measurable: no row has a position"
+    return _clean(out)
+
+
+def _why(kind: str, e: Mapping[str, Any]) -> str:
+    if kind == "preference":
+        return (f"picks the first slot in {e['first_share']:.0%} of {e['n_votes']} votes "
+                f"(no bias: {e['expected_first_share']:.0%}; Holm p = {e['p_holm']:.2g})")
+    return (f"rates the first slot {e['mean_first_minus_rest']:+.2f} against the others on {e['n_items']} items "
+            f"({e['n_first_higher']} higher, {e['n_first_lower']} lower; Holm p = {e['p_holm']:.2g})")
+
+
+def _clean(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_clean(v) for v in x]
+    if isinstance(x, float | np.floating):
+        f = float(x)
+        return None if math.isnan(f) or math.isinf(f) else f
+    if isinstance(x, np.integer):
+        return int(x)
+    return x
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{x:.0%}"
+
+
+def text_lines(pb: Mapping[str, Any]) -> list[str]:
+    """Return the plain-text lines of the position-bias block (for ``brun-label agreement``).
+
+    >>> text_lines({"measurable": False, "reason": NOT_MEASURABLE})
+    ['Position bias: not measurable: the table has no positions']
+    """
+    if not pb.get("measurable"):
+        return [f"Position bias: {pb.get('reason')}"]
+    lines = [f"Position bias ({CORRECTION}, alpha {pb['alpha']:g}):"]
+    for name, q in pb["questions"].items():
+        for rater, e in q["raters"].items():
+            mark = "  FLAGGED" if e["flagged"] else ""
+            if q["kind"] == "preference":
+                ci = e["first_share_ci95"]
+                lines.append(f"  {name} {rater}: first slot {_pct(e['first_share'])} of {e['n_votes']} votes "
+                             f"[{_pct(ci[0])}, {_pct(ci[1])}], no bias {_pct(e['expected_first_share'])}, "
+                             f"Holm p {_p(e['p_holm'])}{mark}")
+            else:
+                means = ", ".join("—" if m is None else f"{m:+.2f}" for m in e["mean_by_slot"])
+                lines.append(f"  {name} {rater}: mean by slot [{means}], first minus rest "
+                             f"{_num(e['mean_first_minus_rest'])} on {e['n_items']} items, Holm p {_p(e['p_holm'])}{mark}")
+    return lines
+
+
+def _p(x: float | None) -> str:
+    return "—" if x is None else f"{x:.2g}"
+
+
+def _num(x: float | None) -> str:
+    return "—" if x is None else f"{x:+.2f}"
+
+
+def _share_bar(shares: Sequence[float], cis: Sequence[Sequence[float | None]], expected: float) -> str:
+    """An inline SVG of the share per slot with its interval and the no-bias line."""
+    w, h, pad = 34 * len(shares) + 30, 90, 14
+    parts = [f"<svg class='chart pb' width='{w}' height='{h + 18}' role='img' aria-label='share per slot'>"]
+    y = lambda v: pad + (1 - v) * (h - pad)  # noqa: E731
+    for i, (s, ci) in enumerate(zip(shares, cis, strict=True)):
+        x = 24 + 34 * i
+        parts.append(f"<rect x='{x}' y='{y(s):.1f}' width='22' height='{h - y(s):.1f}' fill='#7f9cc9'/>")
+        if ci[0] is not None and ci[1] is not None:
+            parts.append(f"<line x1='{x + 11}' x2='{x + 11}' y1='{y(ci[1]):.1f}' y2='{y(ci[0]):.1f}' "
+                         "stroke='#1b1b1b' stroke-width='1.5'/>")
+        parts.append(f"<text x='{x + 11}' y='{h + 14}' font-size='11' text-anchor='middle'>{chr(65 + i)}</text>")
+    parts.append(f"<line x1='18' x2='{w - 4}' y1='{y(expected):.1f}' y2='{y(expected):.1f}' stroke='#c0392b' "
+                 "stroke-dasharray='4 3'/>")
+    parts.append(f"<line x1='18' x2='18' y1='{pad}' y2='{h}' stroke='#999'/><text x='2' y='{pad + 4}' font-size='10'>1</text>"
+                 f"<text x='2' y='{h}' font-size='10'>0</text></svg>")
+    return "".join(parts)
+
+
+def report_section(pb: Mapping[str, Any] | None) -> str:
+    """Return the HTML section of the agreement report (every rater's text escaped)."""
+    out = ["<h2 id='position'>Position bias</h2>"]
+    if not pb or not pb.get("measurable"):
+        reason = (pb or {}).get("reason") or NOT_MEASURABLE
+        out.append(f"<p class='muted'>{escape(reason)}.</p>")
+        return "".join(out)
+    out.append("<p class='muted'>Candidates are shown in a random order per sample, so without position bias "
+               "every slot gets its fair share of preference votes (red dashed line) and a reply's scale rating "
+               "does not depend on its slot. Bars: share of votes per slot with its 95% exact interval. "
+               f"Tests: exact binomial (preferences) and sign tests (scales), {escape(CORRECTION)}; "
+               f"flagged when the adjusted p-value is below {pb['alpha']:g}.</p>")
+    for name, q in pb["questions"].items():
+        out.append(f"<h3>{escape(name)}</h3>")
+        if q["kind"] == "preference":
+            out.append("<table class='position'><tr><th>rater</th><th>votes</th><th>no winner</th>"
+                       "<th>first slot</th><th>95% CI</th><th>no bias</th><th>Holm p</th><th>per slot</th></tr>")
+            for rater, e in q["raters"].items():
+                cls = " class='flagged'" if e["flagged"] else ""
+                ci = e["first_share_ci95"]
+                bars = "".join(_share_bar(b["shares"], b["ci95"], 1 / int(k)) for k, b in e["by_candidates"].items())
+                out.append(f"<tr{cls}><td>{escape(rater)}</td><td class='num'>{e['n_votes']}</td>"
+                           f"<td class='num'>{e['n_no_winner']}</td><td class='num'>{_pct(e['first_share'])}</td>"
+                           f"<td>[{_pct(ci[0])}, {_pct(ci[1])}]</td><td class='num'>{_pct(e['expected_first_share'])}</td>"
+                           f"<td class='num'>{_p(e['p_holm'])}</td><td>{bars}</td></tr>")
+        else:
+            out.append("<table class='position'><tr><th>rater</th><th>ratings</th><th>mean by slot (95% CI)</th>"
+                       "<th>first − rest</th><th>higher / lower</th><th>Holm p</th></tr>")
+            for rater, e in q["raters"].items():
+                cls = " class='flagged'" if e["flagged"] else ""
+                slots = "<br>".join(
+                    f"{chr(65 + i)}: {_num(m)}" + ("" if ci[0] is None else f" [{ci[0]:+.2f}, {ci[1]:+.2f}]")
+                    for i, (m, ci) in enumerate(zip(e["mean_by_slot"], e["mean_ci95"], strict=True)))
+                out.append(f"<tr{cls}><td>{escape(rater)}</td><td class='num'>{e['n_ratings']}</td><td>{slots}</td>"
+                           f"<td class='num'>{_num(e['mean_first_minus_rest'])}</td>"
+                           f"<td class='num'>{e['n_first_higher']} / {e['n_first_lower']}</td>"
+                           f"<td class='num'>{_p(e['p_holm'])}</td></tr>")
+        out.append("</table>")
+    return "".join(out)
+
+
+__all__ = ["ALPHA", "NOT_MEASURABLE", "clopper_pearson", "first_slot_test", "holm", "position_bias",
+           "report_section", "text_lines"]
