@@ -31,7 +31,7 @@ from brun_label.importers.samples import read_samples, validate_samples
 from brun_label.render_argilla import render_argilla
 from brun_label.render_label_studio import render_label_studio
 from brun_label.rubrics import load_rubric, pack_names
-from brun_label.servers.base import ServerInfo, get_server
+from brun_label.servers.base import PortBusyError, ServerInfo, get_server
 from brun_label.simulate import DEMO_ANNOTATORS, Expectation, SimulatedAnnotator, simulate_answers
 
 RUBRIC = "de-escalation"
@@ -161,9 +161,15 @@ def run_demo(
             info = servers[name]
         else:
             server = get_server(name)
-            info = server.status() or server.start()
+            try:
+                info = server.status() or server.start()
+            except PortBusyError as exc:  # `serve` keeps its port; the demo says so and takes a free one
+                log(f"  {exc}: starting on a free port instead")
+                info = server.start(port=0)
         result.servers[name] = info
-        log(f"  {name}: {info.url}  (log in as {info.username} / {info.password})")
+        # Never the password itself: CI logs keep what the demo prints.
+        where = f"password in {get_server(name).credentials_path}" if servers is None else "password: the server's own"
+        log(f"  {name}: {info.url}  (log in as {info.username}; {where})")
 
     log(f"[4/6] push {RUBRIC} samples")
     samples = read_samples(sample_path(RUBRIC))

@@ -35,6 +35,7 @@ brun_label.layout.AnswerError: tone_zone_a: '7' is not an option of tone_zone
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -45,7 +46,11 @@ from brun_label.rubric import BOTH_BAD, TIE, Question, Rubric, split_slot_name
 #: Keys brun-label adds to each task / record besides the visible fields.
 SAMPLE_ID_KEY = "brun_sample_id"
 ORDER_KEY = "brun_order"
+#: The rubric's identity (``name@fingerprint``; older pushes stored the bare name) and version.
 RUBRIC_KEY = "brun_rubric"
+RUBRIC_VERSION_KEY = "brun_rubric_version"
+#: The candidate order the LLM judge was shown, when the sample records one.
+JUDGE_ORDER_KEY = "brun_judge_order"
 
 
 class AnswerError(ValueError):
@@ -137,7 +142,7 @@ def decode_answer(
 ) -> list[tuple[str, str, Any]]:
     """Map one platform answer to ``[(candidate_id, question, value)]`` (``candidate_id`` ``""`` for item questions).
 
-    Answers for slots beyond the sample's candidates are ignored (an empty list).
+    An answer about a slot beyond the sample's candidates (an empty slot) is an :class:`AnswerError`.
     """
     try:
         question_name, position = split_slot_name(rubric, slot)
@@ -147,7 +152,7 @@ def decode_answer(
     if position is None:
         return [("", q.name, _decode_value(q, raw, slot, order))]
     if position >= len(order):
-        return []
+        raise AnswerError(f"{slot}: the sample has only {len(order)} candidates; slot {position + 1} is empty")
     return [(order[position], q.name, _decode_value(q, raw, slot, order))]
 
 
@@ -170,39 +175,111 @@ def encode_answer(question: Question, value: Any, order: Sequence[str]) -> Any:
     return str(value)
 
 
-def fill_unticked_flags(
-    rubric: Rubric, rows: list[dict[str, Any]], orders: Mapping[str, Sequence[str]]
-) -> list[dict[str, Any]]:
-    """Add the ``[]`` answers that the platforms cannot store: flags nobody ticked.
+def fill_unticked_flags(rubric: Rubric, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add the ``[]`` answers a person's submitted response means but no platform can store.
 
-    Neither Label Studio nor Argilla stores an empty multi-label answer: an annotator who ticks no
-    flag and submits leaves the question unanswered. In a *submitted* response that means "no
-    flags", so every ``flags`` question without a row gets one with value ``[]`` (per candidate
-    shown, for a person; per candidate the judge rated, for a ``judge:`` rater). Skips (a response
-    with no answer at all), drafts and discarded responses are left as they are.
+    Neither Label Studio nor Argilla stores an empty multi-label answer: a person who ticks no flag
+    and submits leaves the question unanswered. The rule, the same for both platforms:
+
+    * a candidate is *rated* in a response when the person gave at least one answer about it
+      (any question of the candidate's slot); only for rated candidates does an unanswered
+      ``flags`` question become ``[]`` ("no flags"). A candidate the person did not rate gets no
+      rows at all, so it neither adds "no flag" agreement nor passes the export's "unflagged" gate;
+    * an item-level ``flags`` question becomes ``[]`` when the response answers at least one other
+      item-level question (the preference, a rationale…);
+    * only ``submitted`` responses with an answer are filled: skips (a response with no answer),
+      drafts and discarded responses are left as they are;
+    * an LLM judge (``judge:`` annotator) is never filled: its ``[]`` is an explicit answer that
+      push stores and pull reads back, and a flag question it did not answer was not judged.
+
+    A response is one (item, annotator, platform).
 
     >>> from brun_label.rubrics import load_rubric
     >>> r = load_rubric("de-escalation")
-    >>> rows = [{"item_id": "s1", "candidate_id": "c1", "question": "tone_zone", "annotator": "ann",
-    ...          "value": 0, "status": "submitted", "platform": "argilla", "submitted_at": None}]
-    >>> [(x["candidate_id"], x["question"], x["value"]) for x in fill_unticked_flags(r, rows, {"s1": ["c1", "c2"]})]
-    [('c1', 'tone_zone', 0), ('c1', 'liability_flags', []), ('c2', 'liability_flags', [])]
+    >>> row = {"item_id": "s1", "candidate_id": "c1", "question": "tone_zone", "annotator": "ann",
+    ...        "value": 0, "status": "submitted", "platform": "argilla", "submitted_at": None}
+    >>> [(x["candidate_id"], x["question"], x["value"]) for x in fill_unticked_flags(r, [row])]
+    [('c1', 'tone_zone', 0), ('c1', 'liability_flags', [])]
+    >>> pref = {**row, "candidate_id": "", "question": "preference", "value": "c2"}
+    >>> [(x["candidate_id"], x["question"]) for x in fill_unticked_flags(r, [pref])]
+    [('', 'preference')]
+    >>> judge = {**row, "annotator": "judge:gpt"}
+    >>> len(fill_unticked_flags(r, [judge]))
+    1
     """
     flag_qs = [q for q in rubric.questions if q.type == "flags"]
     if not flag_qs:
         return rows
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for row in rows:
         if (row.get("status") == "submitted" and row.get("value") is not None
                 and not str(row["annotator"]).startswith(JUDGE_PREFIX)):
-            groups.setdefault((str(row["item_id"]), str(row["annotator"])), []).append(row)
+            key = (str(row["item_id"]), str(row["annotator"]), str(row.get("platform")))
+            groups.setdefault(key, []).append(row)
     added: list[dict[str, Any]] = []
-    for (item, _annotator), group in groups.items():
+    for group in groups.values():
         have = {(str(r["candidate_id"]), str(r["question"])) for r in group}
-        candidates = [str(c) for c in orders.get(item, [])]
+        rated = list(dict.fromkeys(str(r["candidate_id"]) for r in group if r["candidate_id"]))
+        item_answered = any(not r["candidate_id"] for r in group)
         base = group[0]
         for q in flag_qs:
-            for cand in candidates if q.scope == "candidate" else [""]:
+            targets = rated if q.scope == "candidate" else ([""] if item_answered else [])
+            for cand in targets:
                 if (cand, q.name) not in have:
                     added.append({**base, "candidate_id": cand, "question": q.name, "value": []})
     return rows + added
+
+
+def add_table_columns(
+    rubric: Rubric,
+    rows: list[dict[str, Any]],
+    orders: Mapping[str, Sequence[str]],
+    judge_orders: Mapping[str, Sequence[str]] | None = None,
+) -> list[dict[str, Any]]:
+    """Fill the optional columns ``rubric``, ``position`` and ``shown_order`` of pulled rows (in place).
+
+    ``orders`` maps each item to the candidate ids in the order annotators were shown them;
+    ``judge_orders`` the order the LLM judge was shown them, where push recorded one (a judge row
+    of an item without one gets empty ``position`` and ``shown_order``: nothing is invented).
+    ``position`` is the 0-based slot of the row's candidate; for a preference row, the slot of the
+    preferred candidate (empty for ``tie``/``both_bad``); empty for other item questions. The
+    question's kind comes from the rubric, never from the value.
+
+    >>> from brun_label.rubrics import load_rubric
+    >>> r = load_rubric("de-escalation")
+    >>> rows = [{"item_id": "s1", "candidate_id": "c1", "question": "tone_zone", "annotator": "ann"},
+    ...         {"item_id": "s1", "candidate_id": "", "question": "preference", "annotator": "ann", "value": "c1"},
+    ...         {"item_id": "s1", "candidate_id": "", "question": "preference", "annotator": "ann", "value": "tie"},
+    ...         {"item_id": "s1", "candidate_id": "c1", "question": "tone_zone", "annotator": "judge:m"}]
+    >>> out = add_table_columns(r, rows, {"s1": ["c2", "c1"]}, {"s1": ["c1", "c2"]})
+    >>> [(x["position"], x["shown_order"]) for x in out]
+    [(1, '["c2", "c1"]'), (1, '["c2", "c1"]'), (None, '["c2", "c1"]'), (0, '["c1", "c2"]')]
+    >>> out[0]["rubric"] == r.identity
+    True
+    """
+    identity = rubric.identity
+    preference = {q.name for q in rubric.questions if q.type == "preference"}
+    judge_orders = judge_orders or {}
+    texts: dict[tuple[str, bool], tuple[dict[str, int], str | None]] = {}
+    for row in rows:
+        item = str(row["item_id"])
+        is_judge = str(row["annotator"]).startswith(JUDGE_PREFIX)
+        key = (item, is_judge)
+        if key not in texts:
+            order = (judge_orders if is_judge else orders).get(item)
+            if order is None:
+                texts[key] = ({}, None)
+            else:
+                ids = [str(c) for c in order]
+                texts[key] = ({c: i for i, c in enumerate(ids)}, json.dumps(ids, ensure_ascii=False))
+        slots, shown = texts[key]
+        row["rubric"] = identity
+        row["shown_order"] = shown
+        cand = str(row.get("candidate_id") or "")
+        if cand:
+            row["position"] = slots.get(cand)
+        elif row["question"] in preference and isinstance(row.get("value"), str):
+            row["position"] = slots.get(row["value"])
+        else:
+            row["position"] = None
+    return rows

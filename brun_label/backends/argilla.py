@@ -33,17 +33,25 @@ from brun_label.backends.argilla_records import (
     PLATFORM,
     RecordError,
     record_for_sample,
+    record_judge_order,
     record_order,
     rows_for_record,
 )
-from brun_label.backends.base import ProgressFn, PullOptions, PullResult, PushOptions, PushResult
+from brun_label.backends.base import (
+    ProgressFn,
+    PullOptions,
+    PullResult,
+    PushOptions,
+    PushResult,
+    pulled_table,
+    recorded_rubric,
+)
 from brun_label.errors import ConflictError, InputError, NotFoundError
-from brun_label.layout import RUBRIC_KEY, candidate_order, fill_unticked_flags
+from brun_label.layout import RUBRIC_KEY, RUBRIC_VERSION_KEY, candidate_order
 from brun_label.model import Sample
 from brun_label.render_argilla import render_argilla
 from brun_label.rubric import Rubric
 from brun_label.secrets import register_secret
-from brun_label.table import make_table
 
 #: Records per bulk upsert (the server's maximum is 500; larger batches mean fewer round trips).
 BATCH_SIZE = 500
@@ -209,6 +217,9 @@ class ArgillaBackend:
                 return PushResult(platform=PLATFORM, target=options.target, created=True, n_samples=len(samples),
                                   n_existing=0, n_added=len(samples), dry_run=True, notes=notes)
             dataset = self._create_dataset(options.target, workspace, settings)
+            # The rubric on the dataset too (each record also carries it), read by pull.
+            self._request("PATCH", f"/api/v1/datasets/{dataset['id']}", "record the rubric on the dataset",
+                          json={"metadata": {RUBRIC_KEY: rubric.identity, RUBRIC_VERSION_KEY: rubric.version}})
             questions = self._questions(dataset["id"])
         else:
             fields = self._fields(dataset["id"])
@@ -288,44 +299,44 @@ class ArgillaBackend:
                                 f"{workspace['name']!r}")
         question_names = {str(q["id"]): str(q["name"]) for q in self._questions(dataset["id"])}
         usernames = self._usernames(workspace)
+        records: list[dict[str, Any]] = []
+        for page, total in self._records(dataset["id"], include=("responses", "suggestions")):
+            records += page
+            if progress is not None:
+                progress(len(page), total)
+        rubric, notes = self._recorded_rubric(dataset, records, rubric, options.target)
         rows: list[dict[str, Any]] = []
         invalid: list[str] = []
         orders: dict[str, list[str]] = {}
+        judge_orders: dict[str, list[str]] = {}
         n_items = 0
-        for page, total in self._records(dataset["id"], include=("responses", "suggestions")):
-            for record in page:
-                if rubric is None:
-                    rubric = self._recorded_rubric(record)
-                try:
-                    got, bad = rows_for_record(record, rubric, usernames, question_names,
-                                               include_judge=options.include_judge)
-                    sample_id, order = record_order(record)
-                    orders[sample_id] = order
-                except RecordError as exc:
-                    invalid.append(str(exc))
-                    continue
-                rows += got
-                invalid += bad
-                n_items += 1
-            if progress is not None:
-                progress(len(page), total)
+        for record in records:
+            try:
+                got, bad = rows_for_record(record, rubric, usernames, question_names,
+                                           include_judge=options.include_judge)
+                sample_id, order = record_order(record)
+            except RecordError as exc:
+                invalid.append(str(exc))
+                continue
+            orders[sample_id] = order
+            judge_order = record_judge_order(record)
+            if judge_order is not None:
+                judge_orders[sample_id] = judge_order
+            rows += got
+            invalid += bad
+            n_items += 1
         for row in rows:
             when = row.get("submitted_at")
             if isinstance(when, str) and when and not when.endswith("Z") and "+" not in when[10:]:
                 row["submitted_at"] = when + "Z"
-        if rubric is not None:
-            rows = fill_unticked_flags(rubric, rows, orders)
-        rows.sort(key=lambda r: (r["item_id"], r["candidate_id"], r["question"], r["annotator"]))
-        return PullResult(table=make_table(rows), invalid=invalid, n_items=n_items)
+        table = pulled_table(rubric, rows, orders, judge_orders)
+        table = table.sort_values(["item_id", "candidate_id", "question", "annotator"], kind="stable")
+        return PullResult(table=table.reset_index(drop=True), invalid=invalid, n_items=n_items, notes=notes)
 
-    def _recorded_rubric(self, record: dict[str, Any]) -> Rubric:
-        from brun_label.rubrics import load_rubric
-
-        name = (record.get("metadata") or {}).get(RUBRIC_KEY)
-        if not name:
-            raise InputError("the records name no rubric (not pushed by brun-label?): pass --rubric", field="--rubric")
-        try:
-            return load_rubric(str(name))
-        except (InputError, KeyError, OSError) as exc:
-            raise InputError(f"the records were pushed with rubric {name!r}, which cannot be loaded here ({exc}): "
-                             "pass --rubric NAME|FILE", field="--rubric") from None
+    def _recorded_rubric(self, dataset: dict[str, Any], records: list[dict[str, Any]], rubric: Rubric | None,
+                         name: str) -> tuple[Rubric, list[str]]:
+        """The rubric push recorded on the records (and the dataset), checked against ``--rubric``."""
+        values = {(r.get("metadata") or {}).get(RUBRIC_KEY) for r in records}
+        if not records:  # an empty dataset: only the dataset's own record, if any
+            values.add((dataset.get("metadata") or {}).get(RUBRIC_KEY))
+        return recorded_rubric((v for v in values if isinstance(v, str)), rubric, f"Argilla dataset {name!r}")

@@ -60,8 +60,10 @@ from typing import Any
 
 from brun_label.backends.label_studio_format import DEFAULT_JUDGE_MODEL, skip_question
 from brun_label.layout import (
+    JUDGE_ORDER_KEY,
     ORDER_KEY,
     RUBRIC_KEY,
+    RUBRIC_VERSION_KEY,
     SAMPLE_ID_KEY,
     AnswerError,
     decode_answer,
@@ -183,12 +185,15 @@ def record_for_sample(
     fields = task_fields(sample, order, n_slots)
     fields.pop("category", None)
     record_fields = {k: v for k, v in fields.items() if v != ""}
-    metadata = {
+    metadata: dict[str, Any] = {
         "category": sample.category,
         SAMPLE_ID_KEY: sample.id,
         ORDER_KEY: list(order),
-        RUBRIC_KEY: rubric.name,
+        RUBRIC_KEY: rubric.identity,
+        RUBRIC_VERSION_KEY: rubric.version,
     }
+    if sample.judge_order is not None:
+        metadata[JUDGE_ORDER_KEY] = list(sample.judge_order)
     problems: list[str] = []
     suggestions: list[dict[str, Any]] = []
     for position, cid in enumerate(order):
@@ -218,6 +223,22 @@ def record_order(record: Mapping[str, Any]) -> tuple[str, list[str]]:
         raise RecordError(f"record {record.get('external_id') or record.get('id')} was not pushed by brun-label "
                           f"(no {ORDER_KEY} metadata)")
     return str(sample_id), list(order)
+
+
+def record_judge_order(record: Mapping[str, Any]) -> list[str] | None:
+    """Return the candidate order the judge was shown, when push recorded one (else None).
+
+    >>> record_judge_order({"metadata": {"brun_order": ["c2", "c1"], "brun_judge_order": ["c1", "c2"]}})
+    ['c1', 'c2']
+    >>> record_judge_order({"metadata": {"brun_order": ["c2", "c1"]}}) is None
+    True
+    """
+    metadata = record.get("metadata") or {}
+    order, judge_order = metadata.get(ORDER_KEY), metadata.get(JUDGE_ORDER_KEY)
+    if (isinstance(judge_order, list) and isinstance(order, list)
+            and sorted(map(str, judge_order)) == sorted(map(str, order))):
+        return [str(c) for c in judge_order]
+    return None
 
 
 def _rows(
@@ -280,7 +301,19 @@ def rows_for_record(
                          "submitted_at": when})
             continue
         rows += _rows(rubric, item_id, order, values, annotator, status, when, invalid)
-    if include_judge:
+    stored = (record.get("metadata") or {}).get(JUDGE_KEY)
+    if include_judge and isinstance(stored, Mapping):
+        # The judge's answers as push stored them (every answer, "no flags" as []).
+        when = record.get("updated_at") or record.get("inserted_at")
+        for slot, answer in stored.items():
+            if not isinstance(answer, Mapping) or "value" not in answer:
+                invalid.append(f"item {item_id}, judge: {slot}: the judge answer in the record's "
+                               f"{JUDGE_KEY} metadata is not an object with a value")
+                continue
+            annotator = JUDGE_PREFIX + str(answer.get("agent") or DEFAULT_AGENT)
+            rows += _rows(rubric, item_id, order, {str(slot): answer["value"]}, annotator, "submitted", when,
+                          invalid)
+    elif include_judge:  # records pushed before the judge's answers were kept in metadata
         for suggestion in record.get("suggestions") or []:
             slot = question_names.get(str(suggestion.get("question_id")))
             if slot is None:

@@ -7,7 +7,7 @@ error to one of :mod:`brun_label.errors`' exceptions; callers never see SDK exce
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Protocol
@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from brun_label.errors import InputError
-from brun_label.model import Sample
+from brun_label.model import OPTIONAL_COLUMNS, Sample
 from brun_label.rubric import Rubric
 
 ENTRY_POINT_GROUP = "brun_label.backends"
@@ -83,6 +83,8 @@ class PullResult:
     table: pd.DataFrame
     invalid: list[str] = field(default_factory=list)
     n_items: int = 0
+    notes: list[str] = field(default_factory=list)
+    """What the user should know about the pull (e.g. a rubric recorded by name only, unverified)."""
 
 
 class Backend(Protocol):
@@ -102,6 +104,91 @@ class Backend(Protocol):
         With ``rubric=None`` the backend loads the rubric recorded on the items by ``push``.
         """
         ...
+
+
+def recorded_rubric(recorded: Iterable[str], rubric: Rubric | None, where: str) -> tuple[Rubric, list[str]]:
+    """Return the rubric a pull reads answers with, and notes, from what push recorded on the items.
+
+    ``recorded`` holds every rubric value found on the tasks/records (or the project/dataset):
+    an identity ``name@fingerprint``, or a bare name (pushes before identities were recorded).
+    ``rubric`` is the one given with ``--rubric``, if any. The rule is
+    :func:`brun_label.rubrics.resolve_rubric`'s: a given rubric must have the recorded
+    fingerprint, else the pull is refused (a user file reusing a pack's name is never swapped for
+    the pack); with none given, the shipped pack must match the record. A bare name is read as
+    "that pack (or the given rubric of that name), unverified", with a note saying so. Items
+    recording different rubrics (a config replaced by ``push --update-config``) are read only with
+    a ``--rubric`` that is one of them, with a note.
+
+    >>> from brun_label.rubrics import load_rubric
+    >>> pack = load_rubric("de-escalation")
+    >>> recorded_rubric([pack.identity], None, "project p")[0].identity == pack.identity
+    True
+    >>> recorded_rubric(["de-escalation"], None, "project p")[1]
+    ['project p records only the rubric name de-escalation (pushed by an older brun-label): read with that pack, unverified']
+    >>> recorded_rubric(["deal-closer@000000000000"], pack, "project p")
+    Traceback (most recent call last):
+    ...
+    brun_label.errors.InputError: --rubric: project p was pushed with rubric deal-closer@000000000000, but --rubric de-escalation is de-escalation@c8efd34e179e: pass the rubric it was pushed with
+    """
+    from brun_label.rubrics import load_rubric, pack_names, resolve_rubric
+
+    values = sorted({str(v) for v in recorded if v})
+    if len(values) > 1:
+        # A config replaced with --update-config (checked to keep every answer valid) leaves the
+        # older tasks recording the older rubric: the user names the one to read them with.
+        if rubric is not None and rubric.identity in values:
+            return rubric, [f"{where} records {len(values)} rubrics ({', '.join(values[:3])}): read with "
+                            f"--rubric {rubric.identity}"]
+        raise InputError(f"{where} records {len(values)} different rubrics ({', '.join(values[:3])}): pass "
+                         "--rubric with the one to read its answers with", field="--rubric")
+    if not values:
+        if rubric is None:
+            raise InputError(f"{where} records no rubric (not pushed by brun-label?): pass --rubric NAME|FILE",
+                             field="--rubric")
+        return rubric, []
+    value = values[0]
+    if "@" not in value:  # recorded by name only: cannot be verified
+        if rubric is not None:
+            if rubric.name != value:
+                raise InputError(f"{where} was pushed with rubric {value}, but --rubric is {rubric.identity}",
+                                 field="--rubric")
+            return rubric, [f"{where} records only the rubric name {value} (pushed by an older brun-label): "
+                            f"read with --rubric {rubric.identity}, unverified"]
+        if value not in pack_names():
+            raise InputError(f"{where} was pushed with rubric {value!r} (not a shipped pack): pass its file with "
+                             "--rubric", field="--rubric")
+        return load_rubric(value), [f"{where} records only the rubric name {value} (pushed by an older "
+                                    "brun-label): read with that pack, unverified"]
+    if rubric is not None:
+        if rubric.identity != value:
+            raise InputError(f"{where} was pushed with rubric {value}, but --rubric {rubric.name} is "
+                             f"{rubric.identity}: pass the rubric it was pushed with", field="--rubric")
+        return rubric, []
+    return resolve_rubric(value, None, where=where), []
+
+
+def pulled_table(
+    rubric: Rubric,
+    rows: list[dict[str, Any]],
+    orders: Mapping[str, Sequence[str]],
+    judge_orders: Mapping[str, Sequence[str]] | None = None,
+) -> pd.DataFrame:
+    """Build a pulled annotation table from decoded rows, the same way for every backend.
+
+    Adds a person's ``[]`` for flags left unticked on a rated candidate
+    (:func:`~brun_label.layout.fill_unticked_flags`), then the ``rubric``, ``position`` and
+    ``shown_order`` columns (:func:`~brun_label.layout.add_table_columns`); ``position`` is a
+    nullable integer column.
+    """
+    from brun_label.layout import add_table_columns, fill_unticked_flags
+    from brun_label.table import make_table
+
+    table = make_table(add_table_columns(rubric, fill_unticked_flags(rubric, rows), orders, judge_orders))
+    for column in OPTIONAL_COLUMNS[:3]:
+        if column not in table.columns:
+            table[column] = pd.Series(dtype="object")
+    table["position"] = table["position"].astype("Int64")
+    return table
 
 
 def backend_names() -> list[str]:

@@ -33,7 +33,15 @@ from urllib.parse import urlparse
 
 import httpx
 
-from brun_label.backends.base import ProgressFn, PullOptions, PullResult, PushOptions, PushResult
+from brun_label.backends.base import (
+    ProgressFn,
+    PullOptions,
+    PullResult,
+    PushOptions,
+    PushResult,
+    pulled_table,
+    recorded_rubric,
+)
 from brun_label.backends.label_studio_errors import detail, sdk_errors
 from brun_label.backends.label_studio_format import (
     PLATFORM,
@@ -45,12 +53,15 @@ from brun_label.backends.label_studio_format import (
     user_names,
 )
 from brun_label.errors import BackendError, ConflictError, InputError, NotFoundError, ServerError
-from brun_label.layout import RUBRIC_KEY, SAMPLE_ID_KEY, candidate_order, fill_unticked_flags
+from brun_label.layout import (
+    RUBRIC_KEY,
+    SAMPLE_ID_KEY,
+    candidate_order,
+)
 from brun_label.model import Sample
 from brun_label.render_label_studio import render_label_studio
 from brun_label.rubric import Rubric
 from brun_label.secrets import register_secret
-from brun_label.table import make_table
 
 #: Tasks per import request, and a byte cap far below the server's 250 MB request limit
 #: (measured: 10 requests of 1,000 tasks cost the same as one of 10,000).
@@ -342,8 +353,7 @@ class LabelStudioBackend:
                 del raw
                 if not isinstance(tasks, list):
                     raise ServerError(f"Label Studio at {self.url} gave no task list for project {title!r}")
-                if rubric is None:
-                    rubric = self._recorded_rubric(tasks, title)
+                rubric, notes = self._recorded_rubric(tasks, title, rubric)
                 reader = TaskReader(rubric, ConfigIndex(project.label_config), users)
                 total = len(tasks)
                 for i, task in enumerate(tasks, 1):
@@ -355,14 +365,11 @@ class LabelStudioBackend:
                     reader.add_prediction(int(pred["task"]), pred.get("model_version"), pred.get("result") or [],
                                           pred.get("created_at"))
                 orders = {sid: order for sid, order in reader.orders.values()}
-                table = make_table(fill_unticked_flags(rubric, reader.rows, orders))
-        return PullResult(table=table, invalid=reader.invalid, n_items=reader.n_items)
+                table = pulled_table(rubric, reader.rows, orders, reader.judge_orders)
+        return PullResult(table=table, invalid=reader.invalid, n_items=reader.n_items, notes=notes)
 
-    def _recorded_rubric(self, tasks: list[Any], title: str) -> Rubric:
-        from brun_label.rubrics import load_rubric
-
-        names = {t.get("data", {}).get(RUBRIC_KEY) for t in tasks} - {None}
-        if len(names) != 1:
-            found = "none" if not names else ", ".join(sorted(map(str, names)))
-            raise InputError(f"project {title!r} records {found} as its rubric; pass --rubric", field="--rubric")
-        return load_rubric(str(names.pop()))
+    def _recorded_rubric(self, tasks: list[Any], title: str, rubric: Rubric | None) -> tuple[Rubric, list[str]]:
+        """The rubric push recorded on the tasks, checked against ``--rubric`` (:func:`recorded_rubric`)."""
+        values = {(t.get("data") or {}).get(RUBRIC_KEY) for t in tasks if isinstance(t, dict)}
+        return recorded_rubric((v for v in values if isinstance(v, str)), rubric,
+                               f"Label Studio project {title!r}")

@@ -49,8 +49,10 @@ from typing import Any
 from label_studio_sdk.label_interface import LabelInterface
 
 from brun_label.layout import (
+    JUDGE_ORDER_KEY,
     ORDER_KEY,
     RUBRIC_KEY,
+    RUBRIC_VERSION_KEY,
     SAMPLE_ID_KEY,
     AnswerError,
     decode_answer,
@@ -193,13 +195,17 @@ def task_payload(
     """Return the import payload of one sample (task data, and predictions from judge scores).
 
     The data holds the visible fields, the stable sample id, the candidate order shown and the
-    rubric name, so a pull needs nothing but the project.
+    rubric's identity (``name@fingerprint``) and version, so a pull needs nothing but the project
+    and can tell a different rubric of the same name.
     """
     slots = n_slots if n_slots is not None else slot_count(config)
     data: dict[str, Any] = dict(task_fields(sample, order, slots))
     data[SAMPLE_ID_KEY] = sample.id
     data[ORDER_KEY] = list(order)
-    data[RUBRIC_KEY] = rubric.name
+    data[RUBRIC_KEY] = rubric.identity
+    data[RUBRIC_VERSION_KEY] = rubric.version
+    if sample.judge_order is not None:
+        data[JUDGE_ORDER_KEY] = list(sample.judge_order)
     task: dict[str, Any] = {"data": data}
     predictions, problems = judge_predictions(sample, rubric, order, config)
     if predictions:
@@ -357,6 +363,8 @@ class TaskReader:
         self.n_items = 0
         self.orders: dict[int, tuple[str, list[str]]] = {}
         """task id -> (sample id, candidate order), for mapping predictions afterwards."""
+        self.judge_orders: dict[str, list[str]] = {}
+        """sample id -> the candidate order the judge was shown (when the task records one)."""
 
     def annotator(self, raw: Any) -> str:
         """Return the annotator name of a ``completed_by``/``user`` field."""
@@ -379,6 +387,9 @@ class TaskReader:
             return
         order = [str(o) for o in order]
         self.n_items += 1
+        judge_order = data.get(JUDGE_ORDER_KEY)
+        if isinstance(judge_order, list) and sorted(map(str, judge_order)) == sorted(order):
+            self.judge_orders[sid] = [str(o) for o in judge_order]
         if isinstance(tid, int):
             self.orders[tid] = (sid, order)
         for ann in task.get("annotations") or []:

@@ -14,7 +14,9 @@ from brun_label.cli.output import info
               show_default=True, help="Where the demo writes its files.")
 @click.option("--no-simulate", is_flag=True,
               help="Stop after the push: no simulated annotators, annotate in the UIs yourself.")
-def demo(out_dir: Path, no_simulate: bool) -> None:
+@click.option("--show-password", is_flag=True,
+              help="Print the servers' admin passwords (by default only where they are kept).")
+def demo(out_dir: Path, no_simulate: bool, show_password: bool) -> None:
     """Run the whole loop on the bundled de-escalation samples.
 
     Validates the bundled samples, renders every rubric pack, starts local Label Studio and
@@ -31,6 +33,7 @@ def demo(out_dir: Path, no_simulate: bool) -> None:
     """
     from brun_label.cli.agreement import _render_table
     from brun_label.demo import run_demo
+    from brun_label.servers.base import get_server
 
     result = run_demo(out_dir, simulate_annotators=not no_simulate, log=info)
     if result.agreement is not None:
@@ -44,7 +47,8 @@ def demo(out_dir: Path, no_simulate: bool) -> None:
     click.echo("")
     click.echo("Annotate for real (the servers stay up):")
     for name, server in result.servers.items():
-        click.echo(f"  {name:<13} {server.url}   login: {server.username} / {server.password}")
+        secret = f" / {server.password}" if show_password else f"   password in {get_server(name).credentials_path}"
+        click.echo(f"  {name:<13} {server.url}   login: {server.username}{secret}")
     click.echo('  SDK environment: eval "$(brun-label serve env label-studio)"; '
                'eval "$(brun-label serve env argilla)"')
     click.echo("  stop them with: brun-label serve stop all")

@@ -7,9 +7,13 @@ import click
 from brun_label.backends.base import PullOptions
 from brun_label.cli.connection import PLATFORMS, make_backend, target_options
 from brun_label.cli.output import Progress, echo_json, info
+from brun_label.errors import InputError
 from brun_label.exporters.tables import write_annotations
 from brun_label.importers.annotations import table_format
 from brun_label.rubrics import load_rubric
+
+#: Invalid answers printed one per line; the rest are counted.
+MAX_SHOWN = 20
 
 
 @click.command()
@@ -22,7 +26,7 @@ from brun_label.rubrics import load_rubric
 @click.option("--no-judge", is_flag=True, help="Leave out LLM-judge predictions/suggestions.")
 @click.option("--annotator-names", type=click.Choice(["email", "username"]), default="email", show_default=True,
               help="Label Studio: name annotators by email or username (Argilla has usernames only).")
-@click.option("--strict", is_flag=True, help="Fail (exit 1, no file) if any answer does not fit the rubric.")
+@click.option("--strict", is_flag=True, help="Fail (exit 2, no file) if any answer does not fit the rubric.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 def pull(platform: str, target: str, workspace: str | None, url: str | None, api_key_env: str | None,
          rubric_name: str | None, output: str, no_judge: bool, annotator_names: str, strict: bool,
@@ -30,7 +34,9 @@ def pull(platform: str, target: str, workspace: str | None, url: str | None, api
     """Pull all annotations (submitted, draft, skipped/discarded: see the status column).
 
     Answers are mapped back to sample and candidate ids and to the rubric's question names and
-    values, and checked against the rubric: answers that do not fit are reported, not used.
+    values, and checked against the rubric: answers that do not fit are reported, not used
+    (--strict: exit 2, no file). The rubric is the one push recorded on the project/dataset; a
+    --rubric with another fingerprint is refused. A candidate nobody rated gets no rows.
 
     \b
     Example:
@@ -51,10 +57,15 @@ def pull(platform: str, target: str, workspace: str | None, url: str | None, api
                                                   annotator_names=annotator_names), on_progress)
     finally:
         bar.close()
-    for problem in result.invalid:
+    for note in result.notes:
+        info(f"note: {note}")
+    for problem in result.invalid[:MAX_SHOWN]:
         info(f"invalid answer (not used): {problem}")
+    if len(result.invalid) > MAX_SHOWN:
+        info(f"... and {len(result.invalid) - MAX_SHOWN} more invalid answer(s)")
     if strict and result.invalid:
-        raise click.ClickException(f"{len(result.invalid)} answer(s) do not fit the rubric; nothing written")
+        raise InputError(f"{len(result.invalid)} answer(s) do not fit the rubric; nothing written (--strict)",
+                         field="--strict")
     write_annotations(result.table, output)
     table = result.table
     annotators = sorted(a for a in table["annotator"].unique() if not str(a).startswith("judge:"))
@@ -65,6 +76,7 @@ def pull(platform: str, target: str, workspace: str | None, url: str | None, api
         "annotators": annotators,
         "by_status": {str(k): int(v) for k, v in table["status"].value_counts().items()},
         "invalid": len(result.invalid),
+        "notes": result.notes,
     }
     if as_json:
         echo_json(summary)

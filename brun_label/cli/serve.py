@@ -7,16 +7,23 @@ import shlex
 import click
 
 from brun_label.cli.output import echo_json, info
-from brun_label.servers.base import SERVERS, ServerInfo, get_server
+from brun_label.errors import ConflictError
+from brun_label.servers.base import SERVERS, LocalServer, ServerInfo, get_server
 
 
-def _show(server: ServerInfo, as_json: bool) -> None:
+def _show(server: ServerInfo, local: LocalServer, as_json: bool, show_password: bool) -> None:
+    """Say where the server is; the password only with ``--show-password`` (CI logs keep stdout)."""
     if as_json:
         echo_json({"name": server.name, "url": server.url, "username": server.username,
+                   "credentials_file": str(local.credentials_path),
                    "data_dir": server.data_dir, "log_file": server.log_file, "pid": server.pid})
         return
     click.echo(f"{server.name} is up at {server.url}")
-    click.echo(f"  log in as: {server.username} / {server.password}  (local server, loopback only)")
+    if show_password:
+        click.echo(f"  log in as: {server.username} / {server.password}  (local server, loopback only)")
+    else:
+        click.echo(f"  log in as: {server.username}; password in {local.credentials_path} "
+                   "(mode 0600; --show-password prints it)")
     click.echo(f"  data: {server.data_dir}   log: {server.log_file}")
     click.echo(f"  environment for the SDKs and brun-label:  eval \"$(brun-label serve env {server.name})\"")
     click.echo(f"  stop it with:  brun-label serve stop {server.name}")
@@ -41,16 +48,22 @@ def _start_command(name: str) -> click.Command:
     @click.command(name=name, help=f"Start a local {name} server (or show the running one).\n\n"
                    f"\b\nExample:\n  brun-label serve {name} --port 0")
     @click.option("--port", type=click.IntRange(min=0, max=65535), default=None,
-                  help="Port on 127.0.0.1 (default: the server's usual port if free; 0 = any free port).")
+                  help="Port on 127.0.0.1: exactly this one, or fail (default: the port it had before, "
+                       "else the server's usual one; 0 = any free port).")
+    @click.option("--show-password", is_flag=True,
+                  help="Print the admin password (by default only the credentials file's path is printed).")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON (without secrets).")
-    def start(port: int | None, as_json: bool) -> None:
+    def start(port: int | None, show_password: bool, as_json: bool) -> None:
         server = get_server(name)
         running = server.status()
         if running is not None:
+            if port and not running.url.endswith(f":{port}"):
+                raise ConflictError(f"{name} is already running at {running.url}: stop it first "
+                                    f"(brun-label serve stop {name}) to move it to port {port}")
             info(f"{name} is already running (pid {running.pid}).")
-            _show(running, as_json)
+            _show(running, server, as_json, show_password)
             return
-        _show(server.start(port=port), as_json)
+        _show(server.start(port=port), server, as_json, show_password)
 
     return start
 

@@ -22,7 +22,16 @@ from pathlib import Path
 
 from brun_label.errors import BackendError
 from brun_label.servers.argilla_engine import LAUNCHER
-from brun_label.servers.base import LocalServer, ServerInfo, ensure_venv, free_port, wait_http
+from brun_label.servers.base import (
+    PRIVATE_UMASK,
+    LocalServer,
+    ServerInfo,
+    ensure_venv,
+    make_private,
+    open_private,
+    private_dir,
+    wait_http,
+)
 
 VENV_NAME = "argilla-server-2.8.0"
 #: Installed in ONE pip command: adding the click pin later leaves a huggingface_hub that needs a newer click.
@@ -102,15 +111,16 @@ class ArgillaServer(LocalServer):
         if running is not None:
             return running
         python = ensure_venv(VENV_NAME, REQUIREMENTS)
-        chosen = free_port(port if port else (self.default_port if port is None else None))
-        if port and chosen != port:
-            raise BackendError(f"port {port} on 127.0.0.1 is busy; pick another with --port (0 = any free port)")
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        chosen = self.port_for(port)
+        private_dir(self.data_dir)
+        make_private(self.state_dir)  # also repairs state an older version left world-readable
         password, api_key = self._credentials()
         cmd = [str(python), str(LAUNCHER), "--host", "127.0.0.1", "--port", str(chosen), "--worker"]
         if not self.redis_url:
             cmd.append("--fake-redis")
-        with open(self.log_file, "ab") as log:
+        with os.fdopen(open_private(self.log_file, append=True), "ab") as log:
+            # umask 077: the database (API keys in plain text), its -journal/-wal files and
+            # argilla-server's home are born readable by their owner only.
             proc = subprocess.Popen(
                 cmd,
                 env=self.server_env(password, api_key),
@@ -119,6 +129,7 @@ class ArgillaServer(LocalServer):
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                umask=PRIVATE_UMASK,
             )
         url = f"http://127.0.0.1:{chosen}"
         info = ServerInfo(

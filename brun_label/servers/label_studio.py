@@ -9,9 +9,15 @@ Traps handled here:
 * the API token given at first start works only if legacy tokens are enabled when the organisation
   is created, so the first start always enables them, and the credentials live *inside* the data dir
   (``brun-label-credentials.json``, mode 0600) so a copied template keeps working tokens;
-* Label Studio silently moves to the next port when the asked one is busy: the real port is read
-  from its log (``Starting development server at …``);
-* every outbound call (version check on PyPI, Sentry, analytics) is switched off.
+* Label Studio silently moves to the next port when the asked one is busy: the port is checked
+  first (``--port`` honoured, the previous port kept, else one line), and the real port, read from
+  its log (``Starting development server at …``), must be the one asked;
+* every outbound call (version check on PyPI, Sentry, analytics) is switched off;
+* nothing it writes is readable by other users: umask 077, and a settings module
+  (:data:`SETTINGS_MODULE`) that sets Django's ``FILE_UPLOAD_PERMISSIONS`` (default 0644, applied
+  to every export and upload whatever the umask) to 0600;
+* deleting an export snapshot deletes its file (a flag that is off by default in the community
+  edition), so ``pull`` leaves nothing behind.
 
 Examples
 --------
@@ -41,7 +47,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from brun_label.errors import BackendError
-from brun_label.servers.base import LocalServer, ServerInfo, ensure_venv, free_port, home, wait_http
+from brun_label.servers.base import (
+    PRIVATE_UMASK,
+    LocalServer,
+    PortBusyError,
+    ServerInfo,
+    ensure_venv,
+    home,
+    make_private,
+    open_private,
+    private_dir,
+    wait_http,
+)
 
 VERSION = "1.23.2"
 VENV_NAME = f"label-studio-{VERSION}"
@@ -60,6 +77,37 @@ QUIET_ENV = {
     "FRONTEND_SENTRY_DSN": "",
     "LABEL_STUDIO_COLLECT_ANALYTICS": "false",
 }
+#: Label Studio's feature flag that makes ``DELETE /api/projects/{id}/exports/{pk}`` remove the file.
+EXPORT_DELETE_FLAG = "ff_back_dev_4664_remove_storage_file_on_export_delete_29032023_short"
+#: A settings module written into the state dir: Label Studio's own settings, private uploads.
+SETTINGS_MODULE = "brun_label_ls_settings"
+#: Its text runs Label Studio's own settings module in this module's namespace (a star import
+#: would not do: those settings read ``django.conf.settings`` while they are being imported, which
+#: must then find the names defined so far), then makes uploaded and exported files private.
+SETTINGS_TEXT = '''"""Written by brun-label: Label Studio's settings, exports and uploads readable by their owner only."""
+import importlib.util as _util
+
+_spec = _util.find_spec("label_studio.core.settings.label_studio")
+with open(_spec.origin) as _fh:
+    exec(compile(_fh.read(), _spec.origin, "exec"))
+
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
+
+# Deleting an export snapshot deletes its file: 1.23.2 pins that flag off among its "stale" flags,
+# which win over the environment. Load that plain dict module (under both names the server
+# imports it by) before the feature-flag package does, with the flag on.
+import os as _os
+import sys as _sys
+
+_path = _os.path.join(_os.path.dirname(_os.path.dirname(_spec.origin)), "feature_flags", "stale_feature_flags.py")
+_stale = _util.spec_from_file_location("core.feature_flags.stale_feature_flags", _path)
+_module = _util.module_from_spec(_stale)
+_stale.loader.exec_module(_module)
+_module.STALE_FEATURE_FLAGS["__FLAG__"] = True
+_sys.modules["core.feature_flags.stale_feature_flags"] = _module
+_sys.modules["label_studio.core.feature_flags.stale_feature_flags"] = _module
+'''.replace("__FLAG__", EXPORT_DELETE_FLAG)
 
 
 def new_credentials() -> dict[str, str]:
@@ -90,11 +138,10 @@ def load_credentials(data_dir: Path) -> dict[str, str] | None:
 
 def save_credentials(data_dir: Path, creds: dict[str, str]) -> None:
     """Write the credentials into ``data_dir`` (mode 0600)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     path = data_dir / CREDENTIALS_FILE
     tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
+    with os.fdopen(open_private(tmp), "w") as fh:
         json.dump(creds, fh)
     tmp.replace(path)
 
@@ -123,6 +170,11 @@ class LabelStudioServer(LocalServer):
         """Where the server's stdout and stderr go."""
         return self.state_dir / "label-studio.log"
 
+    @property
+    def credentials_path(self) -> Path:
+        """The admin login and API token (mode 0600, inside the data dir)."""
+        return self.data_dir / CREDENTIALS_FILE
+
     def healthy(self, info: ServerInfo) -> bool:
         """Whether the server answers ``/health`` and accepts the recorded token."""
         try:
@@ -138,7 +190,8 @@ class LabelStudioServer(LocalServer):
     def start(self, *, port: int | None = None) -> ServerInfo:
         """Start Label Studio (idempotent) and return how to reach it.
 
-        ``port`` None: 8080 if free, else any free port; 0: any free port.
+        ``port`` None: the port of the previous start, else 8080; N: exactly N; 0: any free port.
+        A port that is kept and busy fails with :class:`PortBusyError` rather than moving.
         """
         running = self.status()
         if running is not None:
@@ -147,6 +200,10 @@ class LabelStudioServer(LocalServer):
         executable = python.parent / "label-studio"
         if not self.data_dir.exists() and self.template is not None:
             shutil.copytree(self.template, self.data_dir, symlinks=True)
+        private_dir(self.data_dir)
+        make_private(self.state_dir)  # also repairs state written before (or a template copied) world-readable
+        with os.fdopen(open_private(self.state_dir / f"{SETTINGS_MODULE}.py"), "w") as fh:
+            fh.write(SETTINGS_TEXT)
         creds = load_credentials(self.data_dir)
         if creds is None:
             if (self.data_dir / "label_studio.sqlite3").exists():
@@ -156,7 +213,7 @@ class LabelStudioServer(LocalServer):
                 )
             creds = new_credentials()
             save_credentials(self.data_dir, creds)
-        wanted = free_port(self.default_port if port is None else port or None)
+        wanted = self.port_for(port)
         env = {
             **os.environ,
             **QUIET_ENV,
@@ -166,23 +223,28 @@ class LabelStudioServer(LocalServer):
             "LABEL_STUDIO_USER_TOKEN": creds["api_key"],
             "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",
             "PYTHONUNBUFFERED": "1",
+            EXPORT_DELETE_FLAG: "true",
         }
         # The SDK in the tool's own environment reads these at import; the server must not.
-        for var in ("LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY", "DJANGO_SETTINGS_MODULE"):
+        for var in ("LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY"):
             env.pop(var, None)
+        env["DJANGO_SETTINGS_MODULE"] = SETTINGS_MODULE
+        env["PYTHONPATH"] = os.pathsep.join([str(self.state_dir), *filter(None, [os.environ.get("PYTHONPATH")])])
         cmd = [
             str(executable), "start", "--no-browser", "--internal-host", "127.0.0.1",
             "--port", str(wanted), "--data-dir", str(self.data_dir), "--enable-legacy-api-token",
         ]
-        self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_file, "wb") as log:
+        with os.fdopen(open_private(self.log_file), "wb") as log:
             # Its own session (process group), so that stop() can end the server and its children.
             proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
-                cwd=str(self.state_dir), start_new_session=True,
+                cwd=str(self.state_dir), start_new_session=True, umask=PRIVATE_UMASK,
             )
         try:
             real_port = self._wait_for_port(proc)
+            if real_port != wanted:  # taken between the check and the server's own check
+                raise PortBusyError(f"label-studio: port {wanted} on 127.0.0.1 became busy while starting "
+                                    f"(Label Studio chose {real_port}); pick another with --port")
             url = f"http://127.0.0.1:{real_port}"
             info = ServerInfo(
                 name=self.name, url=url, username=creds["username"], password=creds["password"],
@@ -243,13 +305,15 @@ def ensure_template() -> Path:
     It lives under ``home()/templates/label-studio-<version>``; copy it, never start a server on
     it directly. A file lock makes concurrent callers (parallel test sessions) build it once.
     """
-    root = home() / "templates" / VENV_NAME
+    root = private_dir(home() / "templates") / VENV_NAME
     data = root / "data"
     done = root / ".complete"
     if done.exists():
+        make_private(root)  # a template built by an older version was world-readable
         return data
     with _locked(root.parent / f"{VENV_NAME}.lock"):
         if done.exists():
+            make_private(root)
             return data
         if root.exists():
             shutil.rmtree(root)

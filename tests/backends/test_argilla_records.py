@@ -38,7 +38,7 @@ def test_record_fields_follow_the_recorded_order_and_leave_empty_slots_out() -> 
     assert record["external_id"] == "s1"
     assert record["fields"] == {"prompt": "Where is my refund?", "candidate_a": "reply 1", "candidate_b": "reply 0"}
     assert record["metadata"] == {"category": "billing", "brun_sample_id": "s1", "brun_order": ["c1", "c0"],
-                                  "brun_rubric": "de-escalation"}
+                                  "brun_rubric": RUBRIC.identity, "brun_rubric_version": RUBRIC.version}
     assert "suggestions" not in record
 
 

@@ -95,15 +95,19 @@ def expected_rows(sid: str, who: str, answers: dict[tuple[str, str], Any], statu
 
 def with_unticked_flags(expected: set[tuple[Any, ...]], rubric: Rubric,
                         orders: dict[str, list[str]]) -> set[tuple[Any, ...]]:
-    """Add what a submitted annotation means by leaving a flags question blank: ``[]`` (no flag)."""
+    """Add what a submitted annotation means by leaving a flags question blank: ``[]`` (no flag),
+    for each candidate the annotator rated (gave any answer about) in that annotation.
+    """
     out = set(expected)
     answered = {(r[0], r[3]) for r in expected if r[5] == "submitted" and r[4] != "null"}
     for item, who in answered:
-        have = {(r[1], r[2]) for r in expected if r[0] == item and r[3] == who and r[5] == "submitted"}
+        mine = [r for r in expected if r[0] == item and r[3] == who and r[5] == "submitted"]
+        have = {(r[1], r[2]) for r in mine}
+        rated = [c for c in orders[item] if any(r[1] == c for r in mine)]
         for q in rubric.questions:
             if q.type != "flags":
                 continue
-            for cid in orders[item] if q.scope == "candidate" else [""]:
+            for cid in rated if q.scope == "candidate" else [""]:
                 if (cid, q.name) not in have:
                     out.add((item, cid, q.name, who, "[]", "submitted"))
     return out
@@ -190,9 +194,10 @@ def test_round_trip_push_repush_extend_three_annotators_pull(label_studio_server
                                               textarea("rationale", "prompt", "fine")], users[0])
     expected.add((samples[5].id, "", "rationale", users[0], json.dumps("fine"), "submitted"))
 
-    # ann1's annotation on sample 6 ticked no liability flag: that is "no flags" for each candidate.
+    # ann1's annotation on sample 6 rated no candidate (its one candidate answer does not fit), so
+    # it says nothing about any candidate's flags: no "no flags" rows are added for it.
     expected = with_unticked_flags(expected, rubric, {s.id: candidate_order(s) for s in samples})
-    assert (samples[5].id, candidate_order(samples[5])[0], "liability_flags", users[0], "[]", "submitted") in expected
+    assert not any(r[0] == samples[5].id and r[2] == "liability_flags" for r in expected)
 
     pulled = backend.pull(None, PullOptions(target=title))  # rubric read from the tasks
     assert pulled.n_items == 24
@@ -294,9 +299,10 @@ def test_a_different_config_is_refused_unless_asked_and_never_orphans_annotation
     assert label_studio_admin.project(title)["label_config"].strip() == render_label_studio(relabelled).strip()
     pulled = backend.pull(relabelled, PullOptions(target=title))
     order = task["data"]["brun_order"]
+    # Only the candidate ann1 rated gets "no flags"; the other one gets no rows.
     assert rows_of(pulled.table) == {(samples[0].id, order[0], "tone_zone", "ann1@example.org", "-1", "submitted"),
-                                     *((samples[0].id, c, "liability_flags", "ann1@example.org", "[]", "submitted")
-                                       for c in order)}
+                                     (samples[0].id, order[0], "liability_flags", "ann1@example.org", "[]",
+                                      "submitted")}
 
 
 def test_an_existing_project_keeps_its_slot_count(label_studio_server, label_studio_admin, ls_project_title):

@@ -62,13 +62,13 @@ def test_push_then_pull_writes_the_table(ext, label_studio_env, label_studio_adm
     out = tmp_path / f"ann.{ext}"
     pull = _run(["pull", "--from", "label-studio", "--project", ls_project_title, "-o", str(out), "--no-judge"])
     assert pull.exit_code == 0, pull.output
-    assert f"{out}: {4 + len(order)} row(s) from {n} item(s), 1 annotator(s), 0 invalid answer(s)" in pull.stdout
+    assert f"{out}: {4 + 2} row(s) from {n} item(s), 1 annotator(s), 0 invalid answer(s)" in pull.stdout
     table = read_annotations(out)
     got = sorted((r.candidate_id, r.question, json.dumps(r.value, ensure_ascii=False)) for r in table.itertuples())
-    # No flag ticked in a submitted annotation means "no flags" for each candidate shown.
+    # No flag ticked in a submitted annotation means "no flags" for each candidate rated (a and b, not c).
     assert got == sorted([(order[1], "plan_depth", "1"), (order[0], "actionability", "4"),
                           ("", "preference", '"both_bad"'), ("", "rationale", '"Neither, sorry: ünïcode"'),
-                          *((c, "planning_flags", "[]") for c in order)])
+                          *((c, "planning_flags", "[]") for c in order[:2])])
     assert set(table["annotator"]) == {"reviewer@example.org"} and set(table["item_id"]) == {first.id}
 
 

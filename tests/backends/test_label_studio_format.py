@@ -49,7 +49,8 @@ def test_task_payload_holds_fields_id_order_and_rubric(rubric, config):
     assert data["prompt"] == "My manager yelled at me." and data["category"] == "hr"
     assert [data["candidate_a"], data["candidate_b"], data["candidate_c"]] == [
         "I hear you; let's talk.", "That is awful.", "Per policy 4.2…"]
-    assert (data["brun_sample_id"], data["brun_order"], data["brun_rubric"]) == ("s1", order, "de-escalation")
+    assert (data["brun_sample_id"], data["brun_order"], data["brun_rubric"]) == ("s1", order, rubric.identity)
+    assert data["brun_rubric_version"] == rubric.version and "brun_judge_order" not in data
     json.dumps(task)  # JSON-able as is
 
 

@@ -84,13 +84,18 @@ def test_serve_start_env_status_stop(user_home):
     info = ServerInfo.load(user_home / "servers" / "label-studio" / "server.json")
     assert info is not None and pid_alive(info.pid)
     assert f"label-studio is up at {info.url}" in started.stdout
-    assert f"log in as: {info.username} / {info.password}" in started.stdout
+    assert info.password not in started.stdout  # CI logs keep stdout
+    creds = user_home / "servers" / "label-studio" / "data" / CREDENTIALS_FILE
+    assert f"password in {creds}" in started.stdout
     assert 'eval "$(brun-label serve env label-studio)"' in started.stdout
 
     again = runner.invoke(cli, ["serve", "label-studio", "--json"])
     assert again.exit_code == 0 and "already running" in again.stderr
     shown = json.loads(again.stdout)
     assert shown["pid"] == info.pid and info.api_key not in again.stdout and info.password not in again.stdout
+    assert shown["credentials_file"] == str(creds)
+    asked = runner.invoke(cli, ["serve", "label-studio", "--show-password"])
+    assert f"log in as: {info.username} / {info.password}" in asked.stdout
 
     env = runner.invoke(cli, ["serve", "env", "label-studio"])
     assert env.stdout.splitlines() == [f"export LABEL_STUDIO_URL={info.url}",
