@@ -27,17 +27,17 @@ from __future__ import annotations
 from typing import Any
 
 from brun_label.model import candidate_label
-from brun_label.render_label_studio import choice_value
+from brun_label.render_label_studio import hotkey_legend, option_text
 from brun_label.rubric import Question, Rubric, preference_options, slot_name
 
 
-def _question(q: Question, name: str, title: str, n_candidates: int, *, optional: bool = False) -> dict[str, Any]:
+def _question(q: Question, name: str, title: str, n_candidates: int) -> dict[str, Any]:
     settings: dict[str, Any]
     if q.type in ("scale", "choice", "preference"):
         if q.type == "preference":
             opts = [{"text": label, "value": value} for value, label in preference_options(n_candidates)]
         else:
-            opts = [{"text": choice_value(q, o.value), "value": str(o.value)} for o in q.options]
+            opts = [{"text": option_text(q, o), "value": str(o.value)} for o in q.options]
         settings = {"type": "label_selection", "options": opts, "visible_options": None}
     elif q.type == "flags":
         opts = [{"text": o.label, "value": str(o.value)} for o in q.options]
@@ -55,13 +55,13 @@ def _question(q: Question, name: str, title: str, n_candidates: int, *, optional
         raise ValueError(f"unknown question type {q.type}")
     description = q.description
     if q.type == "scale":
-        hints = "; ".join(f"{choice_value(q, o.value)}: {o.hint}" for o in q.options if o.hint)
+        hints = "; ".join(f"{option_text(q, o)}: {o.hint}" for o in q.options if o.hint)
         description = " ".join(x for x in (description, hints) if x) or None
     return {
         "name": name,
         "title": title,
         "description": description,
-        "required": q.required and not optional,
+        "required": q.required,
         "settings": settings,
         "type": settings["type"],
     }
@@ -88,7 +88,7 @@ def render_argilla(rubric: Rubric, *, n_candidates: int = 2, min_submitted: int 
             "title": rubric.prompt_title,
             "required": True,
             "description": None,
-            "settings": {"type": "text", "use_markdown": True},
+            "settings": {"type": "text", "use_markdown": False},
             "type": "text",
         }
     ]
@@ -99,7 +99,7 @@ def render_argilla(rubric: Rubric, *, n_candidates: int = 2, min_submitted: int 
             {
                 "name": f"candidate_{letter.lower()}",
                 "title": f"Candidate {letter}",
-                "required": i < 2,
+                "required": True,
                 "description": None,
                 "settings": {"type": "text", "use_markdown": False},
                 "type": "text",
@@ -109,9 +109,7 @@ def render_argilla(rubric: Rubric, *, n_candidates: int = 2, min_submitted: int 
         letter = candidate_label(i)
         for q in rubric.questions:
             if q.scope == "candidate":
-                # Slots past the second may be empty for samples with fewer candidates: optional.
-                questions.append(_question(q, slot_name(q.name, i), f"{letter}: {q.title}", n_candidates,
-                                           optional=i >= 2))
+                questions.append(_question(q, slot_name(q.name, i), f"{letter}: {q.title}", n_candidates))
     for q in rubric.questions:
         if q.scope == "item":
             questions.append(_question(q, q.name, q.title, n_candidates))

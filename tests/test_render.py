@@ -1,6 +1,7 @@
 """The rubric renderers: Label Studio XML (checked in) and Argilla settings."""
 
 from importlib import resources
+from dataclasses import replace
 from types import SimpleNamespace
 from xml.etree import ElementTree
 
@@ -9,6 +10,7 @@ from label_studio_sdk.label_interface import LabelInterface
 
 from brun_label.render_argilla import render_argilla
 from brun_label.render_label_studio import render_label_studio, task_data_keys
+from brun_label.rubric import rubric_from_dict
 from brun_label.rubrics import load_rubric, pack_names
 
 
@@ -71,13 +73,88 @@ def test_argilla_settings_load_and_respect_limits(name, monkeypatch):
     assert [f.name for f in settings.fields] == ["prompt", "candidate_a", "candidate_b", "candidate_c"]
 
 
-def test_slots_past_the_second_are_optional_on_both_platforms():
-    """A 3-candidate sample in a 4-slot project must be submittable: slot D may be empty."""
+@pytest.mark.parametrize("n", [2, 3, 4])
+def test_every_slot_is_a_real_candidate_on_both_platforms(n):
+    """A project/dataset holds samples with exactly n candidates: every slot's questions are required."""
     rubric = load_rubric("de-escalation")
-    root = ElementTree.fromstring(render_label_studio(rubric, n_candidates=4))
+    root = ElementTree.fromstring(render_label_studio(rubric, n_candidates=n))
     required = {c.get("name"): c.get("required") for c in root.iter("Choices")}
-    assert required["tone_zone_a"] == required["tone_zone_b"] == "true"
-    assert required["tone_zone_c"] is None and required["tone_zone_d"] is None
-    qs = {q["name"]: q["required"] for q in render_argilla(rubric, n_candidates=4)["questions"]}
-    assert qs["tone_zone_a"] and qs["tone_zone_b"] and not qs["tone_zone_c"] and not qs["tone_zone_d"]
-    assert qs["preference"]
+    assert all(required[f"tone_zone_{chr(97 + i)}"] == "true" for i in range(n))
+    assert not any(name.endswith(f"_{chr(97 + n)}") for name in required)
+    pref = next(c for c in root.iter("Choices") if c.get("name") == "preference")
+    assert [ch.get("alias") for ch in pref.iter("Choice")][:n] == [chr(97 + i) for i in range(n)]
+    assert len(list(pref.iter("Choice"))) == n + 2  # tie and both/all bad
+    settings = render_argilla(rubric, n_candidates=n)
+    qs = {q["name"]: q["required"] for q in settings["questions"]}
+    assert all(qs[f"tone_zone_{chr(97 + i)}"] for i in range(n)) and qs["preference"]
+    assert f"tone_zone_{chr(97 + n)}" not in qs
+    assert all(f["required"] for f in settings["fields"])
+    pref_opts = next(q for q in settings["questions"] if q["name"] == "preference")["settings"]["options"]
+    assert [o["value"] for o in pref_opts][:n] == [chr(97 + i) for i in range(n)]
+
+
+@pytest.mark.parametrize("name", pack_names())
+@pytest.mark.parametrize("n", [2, 3, 4, 6])
+def test_hotkeys_never_collide_and_reach_every_keyed_question(name, n):
+    rubric = load_rubric(name)
+    root = ElementTree.fromstring(render_label_studio(rubric, n_candidates=n))
+    keys = [ch.get("hotkey") for ch in root.iter("Choice") if ch.get("hotkey")]
+    assert len(keys) == len(set(keys)), "two choices share a hotkey"
+    reserved = {"u", "ctrl+enter", "ctrl+space", "ctrl+z", "alt+h", "alt+l", "alt+m", "alt+r", "alt+."}
+    assert not reserved & set(keys)
+    pref = rubric.preference_question()
+    by_control = {c.get("name"): [ch.get("hotkey") for ch in c.iter("Choice")] for c in root.iter("Choices")}
+    assert all(by_control[pref.name]), "every preference option has a key"
+    zone = next(q for q in rubric.questions if q.scope == "candidate" and q.type in ("scale", "choice", "flags"))
+    for i in range(min(n, 4)):
+        assert all(by_control[f"{zone.name}_{chr(97 + i)}"]), f"slot {i} has no zone keys"
+    side = " ".join(h.get("value") for h in root.iter("Header"))
+    assert "Hotkeys:" in side and "ctrl+enter submits" in side
+
+
+def test_rubric_texts_are_shown_as_written():
+    """Label Studio substitutes $name in static texts with task data; rubric texts must not be."""
+    rubric = load_rubric("de-escalation")
+    hostile = replace(rubric, guidelines="Offer $prompt or <script>x()</script>", questions=tuple(
+        replace(q, title="$candidate_a <img src=x onerror=alert(1)>") if q.name == "tone_zone" else q
+        for q in rubric.questions))
+    xml = render_label_studio(hostile, n_candidates=2)
+    root = ElementTree.fromstring(xml)  # still well-formed XML: the texts are attribute values
+    values = [h.get("value") for h in root.iter("Header")]
+    assert "Offer $\u200bprompt or <script>x()</script>" in values
+    assert "$\u200bcandidate_a <img src=x onerror=alert(1)>" in values
+    assert "<script>" not in xml and "<img" not in xml
+
+
+def _options_rubric(n_options):
+    return rubric_from_dict({"name": "big", "questions": [
+        {"name": "topic", "type": "choice", "options": [f"o{i}" for i in range(n_options)]},
+        {"name": "pref", "type": "preference"}]})
+
+
+def test_rendering_is_linear_in_the_number_of_options(monkeypatch):
+    """Counted, not timed: each option costs a fixed number of attribute quotings and option lookups."""
+    import brun_label.render_label_studio as rls
+    from brun_label.rubric import Question
+
+    calls = {"quote": 0, "lookup": 0}
+    real_quote, real_option = rls.quoteattr, Question.option
+
+    def quote(*args, **kwargs):
+        calls["quote"] += 1
+        return real_quote(*args, **kwargs)
+
+    def option(self, value):
+        calls["lookup"] += 1
+        return real_option(self, value)
+
+    monkeypatch.setattr(rls, "quoteattr", quote)
+    monkeypatch.setattr(Question, "option", option)
+    counts = []
+    for n in (1_000, 2_000, 4_000):
+        calls.update(quote=0, lookup=0)
+        render_label_studio(_options_rubric(n), n_candidates=2)
+        render_argilla(_options_rubric(n), n_candidates=2)
+        counts.append(calls["quote"])
+        assert calls["lookup"] == 0, "an option lookup per option scans the options: quadratic"
+    assert counts[2] - counts[1] == 2 * (counts[1] - counts[0])
