@@ -1,9 +1,15 @@
 """The dataset card (``README.md``) written next to an export: how the data was made.
 
 Pure core: :func:`render_card` turns the export summary (the dict :func:`~brun_label.exporters.dpo.export_dpo`
-returns, also printed by ``--json``) into Markdown with a Hugging Face YAML header, the counts, the
-gates, the agreement per question, the exclusions by reason, the files and formats, and a snippet
-that loads the data with ``datasets`` and trains with TRL.
+returns, also printed by ``--json``) into Markdown with a Hugging Face YAML header, who annotated,
+the counts, the gates and the pairing strategy, the agreement per question, the exclusions by
+reason, the files and formats, and a snippet that loads the data with ``datasets`` and trains with
+TRL.
+
+The card says who is behind the data and never more: *people* only when every counted annotator
+is one, *simulated annotators (not people)* for the names the export was told are simulated
+(``--simulated-annotators``), and LLM judges by name, as judges that never vote. Names, categories
+and other values from the input are shown as code, never as Markdown or HTML.
 
 Examples
 --------
@@ -13,6 +19,8 @@ Examples
 ...               "alpha_questions": ["tone_zone"], "force": False},
 ...     "agreement": {"tone_zone": {"krippendorff_alpha": 0.81, "gated": True, "passed": True}},
 ...     "samples": 4, "items": {"exported": 2, "excluded": {"split": 1, "both_bad": 1}},
+...     "annotators": {"people": 0, "simulated": 3, "judges": ["judge:gpt-4o"]},
+...     "pairing": {"strategy": "all", "max_per_prompt": None, "eligible": 2, "dropped": 0},
 ...     "annotations": {"rows": 40, "counted_rows": 36, "ignored_rows": {"not_submitted": 2, "judge": 2}},
 ...     "pairs": 2, "pairs_contradicted": 0, "examples": {"train": 2},
 ...     "files": {"train": "pairs.jsonl", "train_provenance": "pairs.jsonl.provenance.jsonl"},
@@ -21,6 +29,10 @@ Examples
 >>> card = render_card(summary)
 >>> card.startswith("---\\nconfigs:"), CARD_MARKER in card, "DPOTrainer" in card
 (True, True, True)
+>>> print(card[card.index("# "):].splitlines()[0])
+# Crisis replies: preference pairs from simulated annotators (not people)
+>>> "human" in card.lower()
+False
 >>> print(card[card.index("| tone_zone"):].splitlines()[0])
 | tone_zone | 0.810 | yes | passed |
 """
@@ -37,7 +49,7 @@ CARD_MARKER = "<!-- dataset card written by `brun-label export dpo`: safe to reg
 #: What each exclusion reason means, for the card.
 REASON_TEXT = {
     "preference_contradicts": "clear good/bad verdicts, but the explicit preference votes disagreed with every pair",
-    "not_annotated": "no counted vote (no submitted human annotation)",
+    "not_annotated": "no counted vote (no submitted annotation; LLM-judge rows never count)",
     "both_bad": "every candidate judged bad by a clear consensus (goes to `kto` as negatives)",
     "tie": "every candidate judged good by a clear consensus (goes to `kto` as positives)",
     "too_few_annotators": "a candidate had fewer than `min_annotators` counted annotators",
@@ -54,6 +66,51 @@ _FORMAT_TEXT = {
     "parquet": "Parquet with the TRL standard columns (`prompt`, `chosen`, `rejected`) and the provenance columns.",
     "hf": "A `datasets.DatasetDict` saved with `save_to_disk`, with the TRL standard columns and the provenance columns.",
 }
+
+
+def _code(text: Any) -> str:
+    """Return ``text`` as an inline code span: shown literally, never as Markdown or HTML.
+
+    >>> print(_code("a`b"), _code("<b>x</b>\\nnext"))
+    ``a`b`` `<b>x</b> next`
+    """
+    flat = " ".join(str(text).splitlines())
+    longest = current = 0
+    for ch in flat:
+        current = current + 1 if ch == "`" else 0
+        longest = max(longest, current)
+    fence = "`" * (longest + 1)
+    pad = " " if flat.startswith("`") or flat.endswith("`") else ""
+    return f"{fence}{pad}{flat}{pad}{fence}"
+
+
+def _cell(text: Any) -> str:
+    r"""Return ``text`` as a code span that is safe inside a table cell (``|`` escaped).
+
+    >>> print(_cell("a|b"))
+    `a\|b`
+    """
+    return _code(text).replace("|", "\\|")
+
+
+def annotators_phrase(annotators: Mapping[str, Any] | None) -> str:
+    """Return who annotated, in words: never "human" unless every counted annotator is a person.
+
+    >>> annotators_phrase({"people": 3, "simulated": 0})
+    'people'
+    >>> annotators_phrase({"people": 2, "simulated": 1})
+    'people and simulated annotators (not people)'
+    >>> annotators_phrase({"people": 0, "simulated": 3}), annotators_phrase(None)
+    ('simulated annotators (not people)', 'annotators (kinds not recorded)')
+    """
+    if not annotators:
+        return "annotators (kinds not recorded)"
+    people, sim = int(annotators.get("people", 0)), int(annotators.get("simulated", 0))
+    if sim and people:
+        return "people and simulated annotators (not people)"
+    if sim:
+        return "simulated annotators (not people)"
+    return "people" if people else "no counted annotator"
 
 
 def _name(path: str) -> str:
@@ -73,10 +130,16 @@ def _front_matter(summary: Mapping[str, Any]) -> list[str]:
         lines += ["configs:", "- config_name: default", "  data_files:"]
         for split, name in data.items():
             lines += [f"  - split: {split}", f"    path: {name}"]
+    annotators = summary.get("annotators") or {}
+    kinds = []
+    if annotators.get("people") and not annotators.get("simulated"):
+        kinds.append("- human-annotated")
+    if annotators.get("simulated"):
+        kinds.append("- simulated-annotators")
     lines += [
         "tags:",
         "- brun-label",
-        "- human-annotated",
+        *kinds,
         "- kto" if summary["format"] == "kto" else "- dpo",
         f"- {rubric['name']}",
         f"pretty_name: {rubric['name']} preference data",
@@ -142,6 +205,48 @@ def _fmt_alpha(value: Any) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
+def _pairing_text(pairing: Mapping[str, Any]) -> str:
+    """Say which of a scenario's pairs were kept (the default is ``all`` with no cap)."""
+    strategy = pairing.get("strategy", "all")
+    cap = pairing.get("max_per_prompt")
+    if strategy == "best-worst":
+        text = ("`best-worst`: one pair per scenario, the clearest chosen reply (highest good share, then "
+                "most preference votes) against the clearest rejected one (highest bad share, then fewest "
+                "votes putting it among the best).")
+    else:
+        text = "`all` (the default): every clear good x bad pair of a scenario"
+        text += f", at most {cap} per scenario, the clearest first." if cap else ", no cap per scenario."
+    several = pairing.get("prompts_with_several")
+    if several:
+        text += f" {several} scenario(s) gave more than one pair (their chosen or rejected replies repeat)."
+    return text
+
+
+def _annotator_lines(annotators: Mapping[str, Any] | None) -> list[str]:
+    """The Annotators section: each kind behind the exported examples, and the LLM judges."""
+    if not annotators:
+        return ["The kinds of annotators were not recorded for this export."]
+    people, sim = int(annotators.get("people", 0)), int(annotators.get("simulated", 0))
+    lines = [
+        "| kind | annotators | votes |",
+        "|---|---:|:---:|",
+        f"| people | {people} | yes |",
+        f"| simulated annotators (not people) | {sim} | yes |",
+    ]
+    judges = list(annotators.get("judges") or [])
+    lines.append(f"| LLM judges | {len(judges)} | never |")
+    lines.append("")
+    if sim:
+        lines.append("Simulated annotators are programs that answer the rubric (named with "
+                     "`--simulated-annotators`), not people: their answers stand in for annotators, for trying the workflow.")
+    if judges:
+        lines.append("LLM judges (" + ", ".join(_code(j) for j in judges) + ") are compared with the "
+                     "annotators in the agreement report; their rows never count as votes.")
+    if not sim and not judges:
+        lines.append("Every counted annotator is a person (no annotator was named as simulated).")
+    return lines
+
+
 def render_card(summary: Mapping[str, Any]) -> str:
     """Return the dataset card (Markdown) for an export summary."""
     rubric = summary["rubric"]
@@ -152,14 +257,22 @@ def render_card(summary: Mapping[str, Any]) -> str:
     title = rubric.get("title") or rubric["name"]
     unit = "examples" if summary["format"] == "kto" else "pairs"
     out = _front_matter(summary)
+    annotators = summary.get("annotators")
+    who = annotators_phrase(annotators)
+    what = "unpaired preference data" if unit == "examples" else "preference pairs"
+    headline = f"human-verified {what}" if who == "people" else f"{what} from {who}"
     out += [
         CARD_MARKER,
         "",
-        f"# {title}: human-verified {'unpaired preference data' if unit == 'examples' else 'preference pairs'}",
+        f"# {title}: {headline}",
         "",
-        f"Made with `brun-label export dpo` from human annotations of LLM-drafted replies, with the "
+        f"Made with `brun-label export dpo` from the annotations of {who}, with the "
         f"rubric **{rubric['name']}** (version {rubric['version']}). Only examples a clear consensus of "
         f"annotators agreed on are included: nothing the annotators disputed.",
+        "",
+        "## Annotators",
+        "",
+        *_annotator_lines(annotators),
         "",
         "## Counts",
         "",
@@ -175,6 +288,9 @@ def render_card(summary: Mapping[str, Any]) -> str:
         out.append(f"| {unit} in {split} | {n} |")
     if summary.get("pairs_contradicted"):
         out.append(f"| pairs dropped because preference votes contradicted them | {summary['pairs_contradicted']} |")
+    pairing: Mapping[str, Any] = summary.get("pairing") or {}
+    if pairing.get("dropped"):
+        out.append(f"| clear pairs left out by the pairing strategy | {pairing['dropped']} |")
     ignored = summary.get("annotations", {}).get("ignored_rows", {})
     out += [
         "",
@@ -184,7 +300,7 @@ def render_card(summary: Mapping[str, Any]) -> str:
     cats = summary.get("categories") or {}
     if cats:
         out += ["", "| category | " + unit + " |", "|---|---:|"]
-        out += [f"| {c} | {n} |" for c, n in sorted(cats.items())]
+        out += [f"| {_cell(c)} | {n} |" for c, n in sorted(cats.items())]
     out += [
         "",
         "## Gates",
@@ -195,8 +311,13 @@ def render_card(summary: Mapping[str, Any]) -> str:
            else f"at most {gates['max_flag_share']:.0%} of them ticked any flag")
         + f"; *bad* when at least {gates['min_share']:.0%} put it out of the zone or flagged it. "
         "Only submitted answers count; LLM judges never vote.",
-        "- **Pairs**: every good candidate against every bad candidate of the same scenario, unless more than "
-        f"{1 - gates['min_share']:.0%} of the explicit preference votes chose the rejected one, a tie or both bad.",
+        "- **Pairs**: a good candidate against a bad candidate of the same scenario, unless more than "
+        f"{1 - gates['min_share']:.0%} of the explicit preference votes contradict that pair: a vote for the "
+        "rejected one, \"both bad\", or a tie that includes the rejected one. A tie says two or more replies share "
+        "the best place, namely the ones its voter judged good (with two candidates: both), so with three or "
+        "more candidates a tie between the good ones never blocks good over bad; a tie from a voter who judged "
+        "fewer than two replies good counts against every pair of the scenario.",
+        f"- **Pairing**: {_pairing_text(pairing)}",
         f"- **Agreement**: export blocked when Krippendorff's α of a gated question is below {gates['min_alpha']}"
         + (" (overridden with `--force` for this export)." if gates.get("force") else "."),
         "",

@@ -17,7 +17,10 @@ Defaults (all overridable, see :class:`ExportOptions` and :class:`~brun_label.ex
   :func:`~brun_label.agreement.summary.summarize` reports); an α that cannot be computed (no
   variation, fewer than two annotators) does not block;
 * an export with no example at all is a gate failure too (exit 3): an empty training file is never
-  what the user wanted.
+  what the user wanted;
+* ``pairing = Pairing()``: every clear pair of an item (``--pairs all``), no cap per prompt
+  (:class:`~brun_label.exporters.pairs.Pairing`; ``--pairs best-worst`` keeps the clearest pair of
+  each prompt, ``--max-pairs-per-prompt N`` at most N).
 
 Files: ``output`` (or ``<stem>.train<ext>`` and ``<stem>.test<ext>`` with ``test_size``); for JSONL
 formats a ``<file>.provenance.jsonl`` sidecar unless provenance is inline; and ``README.md`` next to
@@ -70,7 +73,9 @@ from brun_label.exporters.formats import (
 from brun_label.exporters.pairs import (
     GateConfigError,
     Gates,
+    Pairing,
     Selection,
+    annotator_kinds,
     candidates_frame,
     counted,
     select_pairs,
@@ -90,10 +95,14 @@ class ExportOptions:
     """How to export. ``card``: ``"auto"`` (README.md next to the output), a path, or None (no card).
 
     ``min_alpha=None`` turns the agreement gate off (and skips computing α).
+    ``simulated_annotators``: glob patterns of the annotators that are simulated, not people
+    (the card names the kinds of annotators behind the data; nothing is guessed from names).
     """
 
     fmt: str = "trl"
     gates: Gates = field(default_factory=Gates)
+    pairing: Pairing = field(default_factory=Pairing)
+    simulated_annotators: tuple[str, ...] = ()
     min_alpha: float | None = DEFAULT_MIN_ALPHA
     force: bool = False
     test_size: float | None = None
@@ -115,6 +124,9 @@ class ExportOptions:
             )
         if self.test_size is not None and not 0.0 < self.test_size < 1.0:
             raise InputError(f"must be between 0 and 1 (exclusive), got {self.test_size}", field="--test-size")
+        for pattern in self.simulated_annotators:
+            if not isinstance(pattern, str) or not pattern.strip():
+                raise InputError(f"must be a non-empty name or pattern, got {pattern!r}", field="--simulated-annotators")
         if self.min_alpha is not None and not -1.0 <= self.min_alpha <= 1.0:
             raise InputError(f"must be between -1 and 1, got {self.min_alpha}", field="--min-alpha")
 
@@ -312,7 +324,8 @@ def export_dpo(
     # 2. Pair selection (pure, vectorised).
     try:
         selection = select_pairs(
-            table, candidates_frame((s.id, [c.id for c in s.candidates]) for s in samples), rubric, opts.gates
+            table, candidates_frame((s.id, [c.id for c in s.candidates]) for s in samples), rubric, opts.gates,
+            opts.pairing,
         )
     except GateConfigError as exc:
         raise InputError(exc.message, field=exc.field) from None
@@ -360,11 +373,21 @@ def export_dpo(
             k: selection.counts[k]
             for k in ("rows", "counted_rows", "ignored_rows", "invalid_votes", "unknown_items", "unknown_candidates")
         },
+        "annotators": annotator_kinds(
+            table, opts.simulated_annotators,
+            pd.unique((selection.kto if opts.fmt == "kto" else selection.pairs)["item_id"]),
+        ),
         "samples": len(samples),
         "items": {"total": n_items, "exported": n_items - sum(reasons.values()), "excluded": reasons},
         "candidates": selection.counts["verdicts"],
         "pairs": selection.counts["pairs"],
         "pairs_contradicted": selection.counts["pairs_contradicted"],
+        "pairing": {
+            **opts.pairing.as_dict(),
+            "eligible": selection.counts["pairs_eligible"],
+            "dropped": selection.counts["pairs_capped"],
+            "prompts_with_several": int((selection.pairs["item_id"].value_counts() > 1).sum()),
+        },
         "kto_rows": selection.counts["kto_rows"],
         "examples": {name: len(idx) for name, idx in parts.items()},
         "categories": dict(sorted(Counter(ex.categories).items())),

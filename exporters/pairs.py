@@ -86,6 +86,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any
 
 import numpy as np
@@ -250,6 +251,41 @@ def counted(table: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
     keep = submitted & ~judge
     ignored = {"not_submitted": int((~submitted).sum()), "judge": int((submitted & judge).sum())}
     return (table if keep.all() else table.loc[keep]), ignored
+
+
+#: Kinds of annotators behind an export, as the dataset card names them.
+ANNOTATOR_KINDS = ("people", "simulated", "judges")
+
+
+def annotator_kinds(
+    table: pd.DataFrame, simulated: Sequence[str] = (), items: Iterable[str] | None = None
+) -> dict[str, Any]:
+    """Return who is behind the rows of ``items`` (all items when None), by kind.
+
+    ``people`` and ``simulated`` count the annotators of the counted rows (:func:`counted`);
+    an annotator is *simulated* when its name matches one of the ``simulated`` glob patterns
+    (``fnmatch``, case-sensitive), a person otherwise: nothing is guessed from a name's look.
+    ``judges`` lists the ``judge:`` annotators (never votes, compared with people only), and
+    ``unmatched_patterns`` the patterns that matched no annotator at all.
+
+    >>> from brun_label.table import make_table
+    >>> t = make_table([{"item_id": "s1", "candidate_id": "a", "question": "tone_zone", "annotator": a, "value": 0}
+    ...                 for a in ("ana", "sim-bot-1", "sim-bot-2", "judge:gpt-4o")])
+    >>> annotator_kinds(t, ["sim-*", "robo-*"])
+    {'people': 1, 'simulated': 2, 'judges': ['judge:gpt-4o'], 'unmatched_patterns': ['robo-*']}
+    """
+    if items is not None:
+        table = table[table["item_id"].isin(list(items))]
+    rows, _ = counted(table)
+    voters = [str(a) for a in pd.unique(rows["annotator"])]
+    everyone = [str(a) for a in pd.unique(table["annotator"])]
+    is_sim = {a: any(fnmatchcase(a, p) for p in simulated) for a in voters}
+    return {
+        "people": sum(not v for v in is_sim.values()),
+        "simulated": sum(is_sim.values()),
+        "judges": sorted(a for a in everyone if a.startswith(JUDGE_PREFIX)),
+        "unmatched_patterns": [p for p in simulated if not any(fnmatchcase(a, p) for a in everyone)],
+    }
 
 
 def _n_flags(value: Any) -> int:

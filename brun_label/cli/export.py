@@ -9,7 +9,7 @@ import click
 from brun_label.cli.output import echo_json, info
 from brun_label.exporters.dpo import DEFAULT_MIN_ALPHA, PROVENANCE_MODES, ExportOptions, export_dpo
 from brun_label.exporters.formats import FORMATS
-from brun_label.exporters.pairs import GateConfigError, Gates
+from brun_label.exporters.pairs import PAIRINGS, GateConfigError, Gates, Pairing
 
 
 @click.group()
@@ -37,6 +37,14 @@ def export() -> None:
               help="Share of them that must agree, above 0.5 (0.8: unanimous with 3-4, one dissenter from 5).")
 @click.option("--max-flag-share", type=float, default=0.0, show_default=True,
               help="Largest share of annotators that may flag a chosen reply (0: any flag vetoes it).")
+@click.option("--pairs", "pairs", type=click.Choice(PAIRINGS), default="all", show_default=True,
+              help="all: every clear good x bad pair of a prompt; best-worst: one per prompt, the clearest "
+              "chosen against the clearest rejected.")
+@click.option("--max-pairs-per-prompt", type=click.IntRange(min=1), default=None,
+              help="Keep at most N pairs per prompt, the clearest first (default: no cap).")
+@click.option("--simulated-annotators", "simulated", multiple=True, metavar="PATTERN",
+              help="Annotators that are simulated, not people (a name or a glob such as 'sim-*'; "
+              "repeatable). The dataset card names them as simulated.")
 @click.option("--min-alpha", type=float, default=DEFAULT_MIN_ALPHA, show_default=True,
               help="Block the export (exit 3) when a gated question's Krippendorff α is below this.")
 @click.option("--force", is_flag=True, help="Export even when α is below --min-alpha (the card says so).")
@@ -58,6 +66,9 @@ def dpo(
     min_annotators: int,
     min_share: float,
     max_flag_share: float,
+    pairs: str,
+    max_pairs_per_prompt: int | None,
+    simulated: tuple[str, ...],
     min_alpha: float,
     force: bool,
     test_size: float | None,
@@ -72,7 +83,10 @@ def dpo(
     A pair is exported only when a clear consensus (at least --min-annotators annotators, at least
     --min-share of them agreeing; LLM judges and unsubmitted rows never count) puts the chosen reply
     in the zone with no flag (any flag vetoes it by default) and the rejected one out of the zone
-    or flagged, and the explicit preference votes do not contradict the pair. Split, tied and
+    or flagged, and the explicit preference votes do not contradict the pair (a vote for the
+    rejected reply, "both bad", or a tie that includes the rejected reply: with 3+ candidates a
+    tie between the good ones never blocks good over bad). --pairs all (the default) keeps every
+    such pair of a prompt; --pairs best-worst one per prompt. Split, tied and
     thinly annotated items never become pairs; both-bad items and ties go to --format kto. When a
     gated question (zone, flags, preference) has Krippendorff's α below --min-alpha, nothing is
     written and the command exits 3 (unless --force). Every exclusion is counted by reason.
@@ -98,11 +112,14 @@ def dpo(
         fmt = "parquet" if Path(output).suffix.lower() in (".parquet", ".pq") else "trl"
     try:
         gates = Gates(min_annotators=min_annotators, min_share=min_share, max_flag_share=max_flag_share)
+        pairing = Pairing(pairs, max_pairs_per_prompt)
     except GateConfigError as exc:
         raise InputError(exc.message, field="--" + exc.field.replace("_", "-")) from None
     options = ExportOptions(
         fmt=fmt,
         gates=gates,
+        pairing=pairing,
+        simulated_annotators=simulated,
         min_alpha=min_alpha,
         force=force,
         test_size=test_size,
