@@ -7,7 +7,8 @@
    real APIs: ``sim-careful-ana`` and ``sim-careless-cy`` in Label Studio, ``sim-careful-ben`` in
    Argilla, so every item has three annotators across two platforms;
 5. pull both platforms back into one table, print the agreement summary, write the HTML report;
-6. export the consensus DPO pairs (TRL format) with their dataset card.
+6. export the consensus DPO pairs (TRL format) with their dataset card, which says the annotators
+   were simulated (not people).
 
 Every step is idempotent: a second run reuses the servers, pushes nothing new, skips answers
 already given and rewrites the same files. The servers stay up for people to annotate for real.
@@ -32,7 +33,13 @@ from brun_label.render_argilla import render_argilla
 from brun_label.render_label_studio import render_label_studio
 from brun_label.rubrics import load_rubric, pack_names
 from brun_label.servers.base import PortBusyError, ServerInfo, get_server
-from brun_label.simulate import DEMO_ANNOTATORS, Expectation, SimulatedAnnotator, simulate_answers
+from brun_label.simulate import (
+    DEMO_ANNOTATORS,
+    SIMULATED_PATTERN,
+    Expectation,
+    SimulatedAnnotator,
+    simulate_answers,
+)
 
 RUBRIC = "de-escalation"
 PROJECT = "brun-label demo: de-escalation"
@@ -224,7 +231,9 @@ def run_demo(
     from brun_label.exporters.dpo import ExportOptions, export_dpo
 
     pairs_path = out_dir / "pairs.jsonl"
-    result.export = export_dpo(table, samples, rubric, pairs_path, ExportOptions(fmt="trl"))
+    # The answers are simulated: the dataset card must say so, never "human".
+    options = ExportOptions(fmt="trl", simulated_annotators=(SIMULATED_PATTERN,))
+    result.export = export_dpo(table, samples, rubric, pairs_path, options)
     result.files["DPO pairs (TRL)"] = pairs_path
     card = out_dir / "README.md"
     if card.exists():

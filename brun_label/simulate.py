@@ -3,7 +3,9 @@
 Pure core. Each simulated annotator answers every rubric question about every candidate from an
 expected answer (the persona the candidate was drafted under says where its tone should sit and
 which flags it trips), with a seeded amount of noise; a *careless* one answers at random half the
-time. Their names start with ``sim-`` so they are never mistaken for people.
+time. Their names start with ``sim-`` (:data:`SIMULATED_PATTERN`) so they are never mistaken for
+people: the demo passes that pattern to the export (``--simulated-annotators 'sim-*'``), whose
+dataset card then says the data comes from simulated annotators, not people.
 
 Examples
 --------
@@ -50,6 +52,9 @@ class SimulatedAnnotator:
 
 
 #: The demo's three annotators: two careful ones who mostly agree, and one careless one.
+#: The names of simulated annotators match this glob (tell the export: ``--simulated-annotators``).
+SIMULATED_PATTERN = "sim-*"
+
 DEMO_ANNOTATORS = (
     SimulatedAnnotator("sim-careful-ana", noise=0.05, seed=1),
     SimulatedAnnotator("sim-careful-ben", noise=0.12, seed=2),

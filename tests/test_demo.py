@@ -64,7 +64,9 @@ def test_demo_whole_loop_twice(tmp_path: Path, label_studio_server: ServerInfo, 
         assert set(pair) == {"prompt", "chosen", "rejected"}
         assert text_persona[pair["chosen"]] in IN_ZONE
         assert text_persona[pair["rejected"]] != "Diplomatic_Firmness"
-    assert (out / "README.md").read_text().count("DPOTrainer") >= 1
+    card = (out / "README.md").read_text()
+    assert card.count("DPOTrainer") >= 1
+    assert "preference pairs from simulated annotators (not people)" in card and "human" not in card.lower()
 
     before = _digests(out)
     second = run_demo(out, servers=servers, log=logs.append)

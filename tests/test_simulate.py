@@ -2,7 +2,12 @@ from collections import Counter
 
 from brun_label.model import sample_from_dict
 from brun_label.rubrics import load_rubric
-from brun_label.simulate import DEMO_ANNOTATORS, SimulatedAnnotator, simulate_answers
+from brun_label.simulate import (
+    DEMO_ANNOTATORS,
+    SIMULATED_PATTERN,
+    SimulatedAnnotator,
+    simulate_answers,
+)
 
 
 def samples(n=60):
@@ -51,3 +56,20 @@ def test_unknown_persona_follows_the_judge_then_the_target():
     assert got[("j", "tone_zone")] == 1 and got[("j", "liability_flags")] == ["speculates_cause"]
     assert got[("n", "tone_zone")] == 0 and got[("n", "liability_flags")] == []
     assert got[("", "preference")] == "n"
+
+
+def test_simulated_answers_exported_as_the_demo_does_give_a_card_that_says_simulated(tmp_path):
+    from fnmatch import fnmatchcase
+
+    from brun_label.exporters.dpo import ExportOptions, export_dpo
+    from brun_label.table import make_table
+
+    assert all(fnmatchcase(a.name, SIMULATED_PATTERN) for a in DEMO_ANNOTATORS)
+    rubric = load_rubric("de-escalation")
+    rows = simulate_answers(samples(20), rubric, DEMO_ANNOTATORS[:2], expectations=EXPECT)
+    rows += simulate_answers(samples(20), rubric, [SimulatedAnnotator("sim-x", noise=0)], expectations=EXPECT)
+    summary = export_dpo(make_table(rows), samples(20), rubric, tmp_path / "pairs.jsonl",
+                         ExportOptions(min_alpha=None, simulated_annotators=(SIMULATED_PATTERN,)))
+    assert summary["annotators"]["people"] == 0 and summary["annotators"]["simulated"] == 3
+    card = (tmp_path / "README.md").read_text()
+    assert "from simulated annotators (not people)" in card and "human" not in card.lower()
