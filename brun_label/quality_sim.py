@@ -117,6 +117,7 @@ def make_world(n_items: int, *, seed: int = 0, prefix: str = "s") -> list[TrueIt
         n = int(rng.choice([2, 2, 3]))
         cands = []
         for k in range(n):
+            flags: tuple[str, ...]
             if k == 0 and rng.random() < 0.85:
                 zone, flags = 0, ()
             else:
