@@ -322,6 +322,53 @@ def _judge_order(value: Any, ids: Mapping[str, int]) -> tuple[str, ...] | None:
     return tuple(value)
 
 
+def _trusted(judge: Mapping[str, Any] | None, confidence: Mapping[str, Any] | None,
+             min_confidence: float | None) -> tuple[dict[str, Any] | None, int]:
+    if judge is None:
+        return None, 0
+    kept: dict[str, Any] = {}
+    for q, value in judge.items():
+        entry = (confidence or {}).get(q)
+        entry = entry if isinstance(entry, Mapping) else {}
+        calibrated = entry.get("calibrated")
+        if entry.get("consistent") is False or (min_confidence is not None and (
+                not isinstance(calibrated, int | float) or calibrated < min_confidence)):
+            continue
+        kept[q] = value
+    return kept, len(judge) - len(kept)
+
+
+def trusted_judge(sample: Sample, min_confidence: float | None = None) -> tuple[Sample, int]:
+    """Return ``sample`` without the judge answers that must not be pushed, and how many were dropped.
+
+    An answer is dropped when the swap check found it inconsistent (``consistent`` false), and,
+    with ``min_confidence``, when its calibrated confidence is below it or unknown. The samples
+    file keeps every answer; this is what push sends.
+
+    >>> s = sample_from_dict({"id": "s1", "prompt": "hi", "judge": {"preference": "a"},
+    ...     "judge_confidence": {"preference": {"consistent": False}},
+    ...     "candidates": [{"id": "a", "text": "x", "judge": {"tone": 0, "flags": []},
+    ...                     "judge_confidence": {"tone": {"calibrated": 0.9}, "flags": {"calibrated": 0.4}}},
+    ...                    {"id": "b", "text": "y"}]})
+    >>> out, dropped = trusted_judge(s, 0.8)
+    >>> out.judge, out.candidates[0].judge, dropped
+    ({}, {'tone': 0}, 2)
+    """
+    from dataclasses import replace
+
+    dropped = 0
+    cands = []
+    for c in sample.candidates:
+        kept, n = _trusted(c.judge, c.judge_confidence, min_confidence)
+        dropped += n
+        cands.append(replace(c, judge=kept) if n else c)
+    kept, n = _trusted(sample.judge, sample.judge_confidence, min_confidence)
+    dropped += n
+    if not dropped:
+        return sample, 0
+    return replace(sample, candidates=tuple(cands), judge=kept), dropped
+
+
 def candidate_label(index: int) -> str:
     """Return the letter annotators see for the candidate in this position (0 → ``A``).
 

@@ -554,19 +554,40 @@ def judge_file(
     options: JudgeOptions,
     api_config: ApiConfig,
     fmt: str | None = None,
+    calibrate_with: str | Path | None = None,
+    calibration_method: str = "isotonic",
     **settings: Unpack[JobSettings],  # type: ignore[misc]  # Any to mypy (package-dir)
 ) -> dict[str, Any]:
     """Read samples, judge them, write the judged samples atomically; return the run summary.
 
-    ``settings`` are the cache, request and price options of
+    ``calibrate_with`` is an annotation table: the judge's confidence is calibrated against its
+    clear human consensus (:func:`brun_label.agreement.calibration.calibrate`) and every answer
+    gets ``judge_confidence[question]["calibrated"]``; the summary's ``calibration`` gives the
+    reliability per question. ``settings`` are the cache, request and price options of
     :func:`brun_label.importers.request_runner.run_job`.
     """
     check_output_path(output)
     rub = load_rubric(rubric)
     samples = read_samples(samples_path, fmt)
+    table = None
+    if calibrate_with is not None:
+        from brun_label.importers.annotations import read_annotations
+
+        table = read_annotations(calibrate_with)
+    calibration: dict[str, Any] = {}
 
     async def job(cache: RequestCache, run: RunSettings) -> JudgeResult:
-        return await judge_async(samples, rub, options, api_config, cache, **run)
+        result = await judge_async(samples, rub, options, api_config, cache, **run)
+        if table is not None:
+            from brun_label.agreement.calibration import apply_calibration, calibrate
+
+            try:
+                calibration.update(calibrate(table, {s.id: s for s in result.samples}, rubric=rub,
+                                             method=calibration_method))
+            except ValueError as exc:
+                raise InputError(str(exc), path=str(calibrate_with)) from None
+            result.samples = apply_calibration(result.samples, calibration)
+        return result
 
     def details(result: JudgeResult) -> dict[str, Any]:
         out = {"command": "judge", "output": str(output), "rubric": rub.name,
@@ -574,6 +595,8 @@ def judge_file(
                "unjudged": result.unjudged}
         if result.swap is not None:
             out["swap_check"] = result.swap
+        if table is not None:
+            out["calibration"] = calibration
         return out
 
     return run_job(output, options.model, job, details, **settings)

@@ -31,8 +31,10 @@ from typing import Any
 from brun_label.backends.argilla_errors import argilla_errors
 from brun_label.backends.argilla_records import (
     PLATFORM,
+    JUDGE_SHOWN_KEY,
     RecordError,
     record_for_sample,
+    judge_mode_note,
     record_judge_order,
     record_order,
     rows_for_record,
@@ -259,7 +261,8 @@ class ArgillaBackend:
             items = []
             for sample in batch:
                 order = candidate_order(sample, seed=options.seed)
-                item, bad = record_for_sample(sample, rubric, order, n_slots, question_ids)
+                item, bad = record_for_sample(sample, rubric, order, n_slots, question_ids,
+                                              show_judge=options.show_judge)
                 items.append(item)
                 problems += bad
             self._request("PUT", f"/api/v1/datasets/{dataset['id']}/records/bulk",
@@ -321,10 +324,14 @@ class ArgillaBackend:
             orders[sample_id] = order
             judge_order = record_judge_order(record)
             if judge_order is not None:
+        shown_before: set[Any] = set()
                 judge_orders[sample_id] = judge_order
             rows += got
             invalid += bad
+                shown_before.update((r.get("metadata") or {}).get(JUDGE_SHOWN_KEY) for r in page)
             n_items += 1
+        if todo and shown_before - {options.show_judge}:
+            notes.append(judge_mode_note(shown_before, options.show_judge))
         for row in rows:
             when = row.get("submitted_at")
             if isinstance(when, str) and when and not when.endswith("Z") and "+" not in when[10:]:

@@ -38,7 +38,7 @@ Examples
 ...     "candidates": [{"id": "c1", "text": "So sorry!", "judge": {"tone_zone": -2}},
 ...                    {"id": "c2", "text": "I hear you."}]})
 >>> qids = {name: f"q-{name}" for name in ("tone_zone_a", "tone_zone_b", "preference")}
->>> rec, problems = record_for_sample(s, r, ["c2", "c1"], 2, qids)
+>>> rec, problems = record_for_sample(s, r, ["c2", "c1"], 2, qids, show_judge=True)
 >>> rec["external_id"], rec["fields"]["candidate_a"], rec["metadata"]["brun_order"]
 ('s1', 'I hear you.', ['c2', 'c1'])
 >>> [(x["question_id"], x["value"], x["agent"]) for x in rec["suggestions"]]
@@ -133,7 +133,7 @@ def argilla_value(question: Question, value: Any, order: Sequence[str]) -> Any:
     return str(value)
 
 
-def _judge_suggestions(
+def _judge_answers(
     judge: Mapping[str, Any] | None,
     rubric: Rubric,
     scope: str,
@@ -170,17 +170,37 @@ def _judge_suggestions(
     return out
 
 
+def _judge_suggestions(
+    answers: Sequence[tuple[str, Any, str]], question_ids: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """Return the suggestions that show ``answers`` to annotators (Argilla cannot store ``[]``)."""
+    return [{"question_id": question_ids[slot], "value": stored, "agent": agent, "type": "model"}
+            for slot, stored, agent in answers if stored != []]
+
+
 def record_for_sample(
     sample: Sample,
     rubric: Rubric,
     order: Sequence[str],
     n_slots: int,
     question_ids: Mapping[str, str],
+    *,
+    show_judge: bool = False,
 ) -> tuple[dict[str, Any], list[str]]:
     """Return the bulk-upsert item for ``sample`` and the judge answers that could not be used.
 
     ``question_ids`` maps the dataset's question names (``tone_zone_a``…) to their server ids;
-    empty candidate slots are left out of the fields (Argilla rejects empty text).
+    empty candidate slots are left out of the fields (Argilla rejects empty text). The judge's
+    answers always go into the hidden :data:`JUDGE_KEY` metadata; with ``show_judge`` they are
+    also sent as suggestions, which annotators see pre-selected.
+
+    >>> from brun_label.model import sample_from_dict
+    >>> from brun_label.rubrics import load_rubric
+    >>> s = sample_from_dict({"id": "s1", "prompt": "Hi", "judge_model": "m",
+    ...     "candidates": [{"id": "c1", "text": "A", "judge": {"liability_flags": []}}, {"id": "c2", "text": "B"}]})
+    >>> rec, _ = record_for_sample(s, load_rubric("de-escalation"), ["c1", "c2"], 2, {"liability_flags_a": "q1"})
+    >>> rec["metadata"]["brun_judge"], rec["metadata"]["brun_judge_shown"], "suggestions" in rec
+    ({'liability_flags_a': {'value': [], 'agent': 'm'}}, False, False)
     """
     fields = task_fields(sample, order, n_slots)
     fields.pop("category", None)
@@ -195,22 +215,41 @@ def record_for_sample(
     if sample.judge_order is not None:
         metadata[JUDGE_ORDER_KEY] = list(sample.judge_order)
     problems: list[str] = []
-    suggestions: list[dict[str, Any]] = []
+    answers: list[tuple[str, Any, str]] = []
     for position, cid in enumerate(order):
         cand = sample.candidate(cid)
         agent = cand.judge_model or sample.judge_model or DEFAULT_AGENT
-        suggestions += _judge_suggestions(cand.judge, rubric, "candidate", position, order, agent,
-                                          question_ids, problems, f"sample {sample.id} candidate {cid}")
+        answers += _judge_answers(cand.judge, rubric, "candidate", position, order, agent,
+                                  question_ids, problems, f"sample {sample.id} candidate {cid}")
     agent = sample.judge_model or DEFAULT_AGENT
-    suggestions += _judge_suggestions(sample.judge, rubric, "item", None, order, agent, question_ids,
-                                      problems, f"sample {sample.id}")
+    answers += _judge_answers(sample.judge, rubric, "item", None, order, agent, question_ids,
+                              problems, f"sample {sample.id}")
+    if answers:
+        metadata[JUDGE_KEY] = {slot: {"value": stored, "agent": who} for slot, stored, who in answers}
+    metadata[JUDGE_SHOWN_KEY] = bool(show_judge)
     record: dict[str, Any] = {"external_id": sample.id, "fields": record_fields, "metadata": metadata}
     if suggestions:
+    suggestions = _judge_suggestions(answers, question_ids) if show_judge else []
         record["suggestions"] = suggestions
     return record, problems
 
 
 def record_order(record: Mapping[str, Any]) -> tuple[str, list[str]]:
+def judge_mode_note(shown_before: set[Any], show_judge: bool) -> str:
+    """Say that records already in the dataset were pushed with another judge mode.
+
+    ``shown_before`` holds the :data:`JUDGE_SHOWN_KEY` values found on the existing records
+    (``None`` for records pushed before the mode was recorded, which showed suggestions).
+
+    >>> print(judge_mode_note({True}, False))
+    records already in the dataset showed the judge's answers to annotators as suggestions; the new ones do not (they stay as they were: the dataset card will say "mixed")
+    """
+    before = "showed" if (True in shown_before or None in shown_before) else "did not show"
+    now = "do" if show_judge else "do not"
+    return (f"records already in the dataset {before} the judge's answers to annotators as suggestions; the new "
+            f"ones {now} (they stay as they were: the dataset card will say \"mixed\")")
+
+
     """Return ``(sample_id, candidate order)`` recorded on a pulled record.
 
     >>> record_order({"external_id": "s1", "metadata": {"brun_order": ["c2", "c1"]}})

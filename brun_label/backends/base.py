@@ -39,6 +39,10 @@ class PushOptions:
     seed: int = 0
     """Seed of the per-sample candidate order shown to annotators."""
     chunk_size: int | None = None
+    show_judge: bool = False
+    """Show the LLM judge's answers to annotators (Label Studio pre-labels tasks with the
+    predictions, Argilla pre-selects the suggestions). Off by default: the answers are stored
+    for pull, but annotators are not anchored on them."""
 
 
 @dataclass

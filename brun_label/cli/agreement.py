@@ -72,6 +72,10 @@ def _render_table(summary: dict[str, Any], *, max_units: int = 10) -> str:
         from brun_label.agreement.position_bias import text_lines
 
         lines.extend(text_lines(summary["position_bias"]))
+    if "judge_calibration" in summary:
+        from brun_label.cli.judge import calibration_lines
+
+        lines.extend(calibration_lines(summary["judge_calibration"]))
     n_low = summary["n_low_agreement_units"]
     lines.append(f"Low-agreement units: {n_low}" + (f" (showing {min(n_low, max_units)})" if n_low > max_units else ""))
     for e in summary["low_agreement_units"][:max_units]:
@@ -169,6 +173,10 @@ def agreement(
         )
     except ValueError as exc:
         raise InputError(str(exc), path=annotations) from None
+    if samples and any(s.judge_confidence or any(c.judge_confidence for c in s.candidates) for s in samples.values()):
+        from brun_label.agreement.calibration import calibrate
+
+        summary["judge_calibration"] = calibrate(table, samples, rubric=rubric, seed=seed)
     if report_path:
         from brun_label.agreement.report import render_report
         from brun_label.atomic import atomic_write_text

@@ -21,8 +21,14 @@ from brun_label.cli.output import info
 @click.option("--logprobs/--no-logprobs", default=True, show_default=True,
               help="Ask for token log-probabilities (the judge's own confidence); --no-logprobs for "
                    "endpoints that refuse the parameter.")
+@click.option("--calibrate-with", type=click.Path(dir_okay=False, path_type=str), metavar="TABLE",
+              help="Annotation table: calibrate the judge's confidence against its clear human consensus "
+                   "(cross-validated) and store the calibrated confidence with every answer.")
+@click.option("--calibration", "calibration_method", type=click.Choice(["isotonic", "logistic"]),
+              default="isotonic", show_default=True, help="Calibration model (scikit-learn).")
 @api_options(temperature=0.0, model_help="Model that judges.")
-def judge(samples: str, output: str, rubric: str, swap_check: bool, logprobs: bool, model: str,
+def judge(samples: str, output: str, rubric: str, swap_check: bool, logprobs: bool,
+          calibrate_with: str | None, calibration_method: str, model: str,
           base_url: str | None, api_key_env: str, concurrency: int, temperature: float, seed: int | None,
           max_tokens: int | None, max_retries: int, timeout: float, cache_dir: str | None,
           no_cache: bool, batch: bool, poll_interval: float, price_in: float | None,
@@ -40,6 +46,7 @@ def judge(samples: str, output: str, rubric: str, swap_check: bool, logprobs: bo
       brun-label judge samples.jsonl -o judged.jsonl --rubric de-escalation
       brun-label judge samples.jsonl -o judged.jsonl --rubric de-escalation --model gpt-4o --json
       brun-label judge samples.jsonl -o judged.jsonl --rubric de-escalation --swap-check
+      brun-label judge samples.jsonl -o judged.jsonl --rubric de-escalation --calibrate-with ann.parquet
     """
     from brun_label.importers.judge import JudgeOptions, judge_file
     from brun_label.importers.openai_client import ApiConfig
@@ -52,6 +59,7 @@ def judge(samples: str, output: str, rubric: str, swap_check: bool, logprobs: bo
                                  logprobs=logprobs, swap_check=swap_check),
             api_config=ApiConfig(base_url=base_url, api_key_env=api_key_env,
                                  max_retries=max_retries, timeout=timeout),
+            calibrate_with=calibrate_with, calibration_method=calibration_method,
             cache_dir=cache_dir, use_cache=not no_cache, concurrency=concurrency, batch=batch,
             poll_interval=poll_interval, fmt=fmt, price_in=price_in, price_out=price_out,
             on_progress=bar, on_status=info)
@@ -59,8 +67,27 @@ def judge(samples: str, output: str, rubric: str, swap_check: bool, logprobs: bo
         bar.close()
     report(summary, as_json, [f"{sid}: no valid judge answer, left unjudged" for sid in summary["unjudged"]])
     if not as_json:
-        for line in swap_lines(summary.get("swap_check")):
+        for line in swap_lines(summary.get("swap_check")) + calibration_lines(summary.get("calibration")):
             click.echo(line)
+
+
+def calibration_lines(calibration: dict[str, Any] | None) -> list[str]:
+    """Return the text lines of the calibration (per question: status, Brier scores).
+
+    >>> calibration_lines({"questions": {"tone_zone": {"status": "not enough items: 3"}}})
+    ['Calibration against the human consensus (cross-validated):', '  tone_zone: not enough items: 3']
+    """
+    if calibration is None:
+        return []
+    lines = ["Calibration against the human consensus (cross-validated):"]
+    for name, fit in calibration.get("questions", {}).items():
+        if fit["status"] != "ok":
+            lines.append(f"  {name}: {fit['status']}")
+            continue
+        raw = "" if fit.get("brier_raw") is None else f", raw {fit['brier_raw']:.3f}"
+        lines.append(f"  {name}: {fit['n_items']} units, {fit['n_matches']} matching; Brier {fit['brier_cv']:.3f} "
+                     f"(base rate {fit['brier_baseline']:.3f}{raw}) on {fit['feature']}")
+    return lines
 
 
 def swap_lines(swap: dict[str, Any] | None) -> list[str]:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 import jsonschema
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -254,3 +256,125 @@ def test_judge_errors_are_one_line(fake_openai: FakeOpenAIServer, tmp_path: Path
 def test_judge_help_has_an_example() -> None:
     result = run_cli("judge", "--help")
     assert result.exit_code == 0 and "brun-label judge samples.jsonl -o judged.jsonl" in result.output
+
+
+# -- confidence: log-probabilities, the swap check, calibration ----------------------------------
+def _truth_table(rubric: Rubric, judged: list[Sample], annotators: int = 3) -> list[dict[str, Any]]:
+    """Annotation rows in which every human gives the fake judge's known truth."""
+    from tests.fake_openai_server import truth_best, truth_value
+
+    rows: list[dict[str, Any]] = []
+    for s in judged:
+        cand_schema = judge_schema(rubric, len(s.candidates))["properties"]["candidates"]["properties"]["A"]
+        best = s.candidates[truth_best([c.text for c in s.candidates])].id
+        for a in range(annotators):
+            for c in s.candidates:
+                rows.append({"item_id": s.id, "candidate_id": c.id, "question": "tone_zone", "annotator": f"ann{a}",
+                             "value": truth_value(c.text, "tone_zone", cand_schema["properties"]["tone_zone"])})
+            rows.append({"item_id": s.id, "candidate_id": "", "question": "preference", "annotator": f"ann{a}",
+                         "value": best})
+    return rows
+
+
+def test_swap_check_reports_the_planted_first_position_rate(tmp_path: Path) -> None:
+    with FakeOpenAIServer(position_bias=0.3, judge_accuracy=(1.0, 1.0)) as server:
+        src = write_samples(tmp_path / "samples.jsonl", 300)
+        result = CliRunner().invoke(cli, [*judge_args(tmp_path, src, "--swap-check", "--json"),
+                                          "--base-url", server.base_url],
+                                    env={"OPENAI_API_KEY": server.api_key}, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        assert server.chat_count == 600  # every sample asked twice
+        reversed_orders = [b for b in server.chat_bodies]
+    summary = json.loads(result.stdout)
+    pref = summary["swap_check"]["preference"]
+    lo, hi = pref["first_position_rate_ci95"]
+    assert lo <= 0.3 <= hi and hi - lo < 0.12
+    # with two replies and an otherwise exact judge, an inconsistent pair is a position-driven one
+    assert pref["n"] - pref["n_consistent"] == pref["n_first_both"] and pref["n_last_both"] == 0
+    assert summary["swap_check"]["tone_zone"]["consistency"] == 1.0  # content-based answers never move
+    judged = read_samples(tmp_path / "out" / "judged.jsonl")
+    marked = [s for s in judged if s.judge_confidence and s.judge_confidence["preference"]["consistent"] is False]
+    assert len(marked) == pref["n"] - pref["n_consistent"]
+    for s in judged:  # the order the judge saw is recorded, and the reversed one was asked too
+        assert s.judge_order is not None and list(s.judge_order) == candidate_order(s, seed=JUDGE_ORDER_SEED)
+    users = [b["messages"][1]["content"] for b in reversed_orders]
+    s0 = judged[0]
+    assert order_of(users, s0, list(s0.judge_order)) and order_of(users, s0, list(s0.judge_order)[::-1])
+
+
+def order_of(users: list[str], s: Sample, order: list[str]) -> bool:
+    wanted = "\n\n".join(f"Reply {'AB'[i]}:\n{s.candidate(cid).text}" for i, cid in enumerate(order))
+    return any(u.endswith(wanted) for u in users)
+
+
+def test_logprobs_are_stored_per_answer_and_never_reach_a_cache_key(fake_openai: FakeOpenAIServer,
+                                                                     tmp_path: Path) -> None:
+    fake_openai.position_bias = 0.0
+    src = write_samples(tmp_path / "samples.jsonl", 4)
+    assert run_cli(*judge_args(tmp_path, src)).exit_code == 0
+    assert all(b.get("logprobs") is True for b in fake_openai.chat_bodies)
+    judged = read_samples(tmp_path / "out" / "judged.jsonl")
+    for s in judged:
+        assert s.judge_confidence is not None
+        lp = s.judge_confidence["preference"]["logprob"]
+        assert lp is not None and lp <= 0 and s.judge_confidence["preference"]["consistent"] is None
+        for c in s.candidates:
+            assert c.judge_confidence is not None and c.judge_confidence["tone_zone"]["logprob"] < 0
+    # an endpoint without log-probabilities: confidences stay unknown, nothing breaks
+    fake_openai.logprobs_supported = False
+    assert run_cli(*judge_args(tmp_path, src, "--no-cache")).exit_code == 0
+    again = read_samples(tmp_path / "out" / "judged.jsonl")
+    assert all(s.judge_confidence is None for s in again)
+    assert run_cli(*judge_args(tmp_path, src, "--no-cache", "--no-logprobs")).exit_code == 0
+    assert "logprobs" not in fake_openai.chat_bodies[-1]
+
+
+def test_calibrated_confidence_is_monotone_in_the_logprob_and_beats_the_raw_one(tmp_path: Path) -> None:
+    from brun_label.exporters.tables import write_annotations
+    from brun_label.table import make_table
+
+    rubric = load_rubric("de-escalation")
+    with FakeOpenAIServer(position_bias=0.0, judge_accuracy=(0.5, 0.99)) as server:
+        env = {"OPENAI_API_KEY": server.api_key or ""}
+        src = write_samples(tmp_path / "samples.jsonl", 150)
+        first = CliRunner().invoke(cli, [*judge_args(tmp_path, src), "--base-url", server.base_url], env=env,
+                                   catch_exceptions=False)
+        assert first.exit_code == 0, first.output
+        judged = read_samples(tmp_path / "out" / "judged.jsonl")
+        table = tmp_path / "ann.jsonl"
+        write_annotations(make_table(_truth_table(rubric, judged)), table)
+        server.reset_counts()
+        result = CliRunner().invoke(cli, [*judge_args(tmp_path, src, "--calibrate-with", str(table), "--json"),
+                                          "--base-url", server.base_url], env=env, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        assert server.chat_count == 0  # calibrating costs no request: the answers come from the cache
+    fit = json.loads(result.stdout)["calibration"]["questions"]["tone_zone"]
+    assert fit["status"] == "ok" and fit["feature"] == "logprob" and fit["n_items"] == 300
+    assert fit["brier_cv"] < fit["brier_raw"] and fit["brier_cv"] < fit["brier_baseline"]
+    pts = sorted((c.judge_confidence["tone_zone"]["logprob"], c.judge_confidence["tone_zone"]["calibrated"])
+                 for s in read_samples(tmp_path / "out" / "judged.jsonl") for c in s.candidates
+                 if c.judge_confidence)
+    calibrated = [p for _, p in pts]
+    assert all(0 <= p <= 1 for p in calibrated) and calibrated == sorted(calibrated)
+    assert calibrated[-1] - calibrated[0] > 0.3  # it separates trustworthy answers from the rest
+    # the fake judge's accuracy is exp(logprob / 0.4): the calibrated confidence tracks it
+    truth = [math.exp(lp / 0.4) for lp, _ in pts]
+    assert float(np.mean(np.abs(np.array(calibrated) - np.array(truth)))) < 0.12
+
+
+def test_calibration_with_too_few_items_says_so(fake_openai: FakeOpenAIServer, tmp_path: Path) -> None:
+    from brun_label.exporters.tables import write_annotations
+    from brun_label.table import make_table
+
+    fake_openai.position_bias = 0.0
+    src = write_samples(tmp_path / "samples.jsonl", 5)
+    assert run_cli(*judge_args(tmp_path, src)).exit_code == 0
+    judged = read_samples(tmp_path / "out" / "judged.jsonl")
+    table = tmp_path / "ann.jsonl"
+    write_annotations(make_table(_truth_table(load_rubric("de-escalation"), judged)), table)
+    result = run_cli(*judge_args(tmp_path, src, "--calibrate-with", str(table)))
+    assert result.exit_code == 0, result.output
+    assert "tone_zone: not enough items: 10 with a clear human consensus" in result.stdout
+    out = read_samples(tmp_path / "out" / "judged.jsonl")
+    assert all(c.judge_confidence and c.judge_confidence["tone_zone"]["calibrated"] is None
+               for s in out for c in s.candidates)
