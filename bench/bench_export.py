@@ -140,7 +140,7 @@ def run(quick: bool = False) -> list[Result]:
                 fh.write(json.dumps(s) + "\n")
         out = os.path.join(tmp, "out", "pairs.jsonl")
         cmd = [sys.executable, "-m", "brun_label", "export", "dpo", ann, "--samples", sp, "-o", out,
-               "--format", "trl", "--test-size", "0.1", "--json"]
+               "--rubric", "de-escalation", "--format", "trl", "--test-size", "0.1", "--json"]
         t0 = time.perf_counter()
         check = subprocess.run(cmd, capture_output=True, text=True)
         if check.returncode != 0:

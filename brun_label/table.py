@@ -1,74 +1,288 @@
 """The long annotation table: one row per (item, candidate, question, annotator).
 
-Pure core (pandas, no I/O). Columns are :data:`~brun_label.model.ANNOTATION_COLUMNS`;
-``candidate_id`` is empty (``""``) for questions asked about the whole item. In memory ``value``
-holds native values (``int`` for scales and ratings, ``str`` for choices and candidate ids, a
-sorted ``list`` of ``str`` for flags). Text files (CSV, Parquet) store it as text with
-:func:`encode_value`, read back with :func:`decode_value`.
+Pure core (pandas, no I/O). Columns are :data:`~brun_label.model.ANNOTATION_COLUMNS` (plus the
+optional :data:`~brun_label.model.OPTIONAL_COLUMNS` and any extra ones, kept last). In memory the
+text columns are pandas' Arrow-backed ``str`` columns (columnar, no Python object per row), and
+``candidate_id`` is empty (``""``) for questions asked about the whole item. ``value`` holds native
+values, typed by the question's kind in the rubric, never guessed from their look: ``int`` for
+scales and ratings, ``str`` for choices, candidate ids, ``tie``/``both_bad`` and free text, a
+sorted ``list`` of ``str`` for flags.
+
+Text files (CSV, Parquet cells) store a value as text with :func:`encode_value`; it is read back
+by its question's kind with :func:`decode_text` (one column at a time with :func:`decode_column`,
+which decodes each distinct (question, text) pair once). So a candidate id ``"02"``, ``"true"``,
+``"null"`` or ``"[1]"`` stays that string. Without a rubric a text that could be read as something
+else than a string (a number, ``true``/``false``/``null``, a JSON array or object) cannot be
+decoded: :class:`AmbiguousValue`.
 
 Examples
 --------
->>> encode_value(-2), encode_value(["b", "a"]), encode_value("in_zone"), encode_value([])
-('-2', '["a", "b"]', 'in_zone', '[]')
->>> decode_value('-2'), decode_value('["a", "b"]'), decode_value('tie'), decode_value('1.5')
-(-2, ['a', 'b'], 'tie', 1.5)
+>>> from brun_label.rubrics import load_rubric
+>>> r = load_rubric("de-escalation")
+>>> encode_value(-2), encode_value(["b", "a"]), encode_value("02"), encode_value([])
+('-2', '["a", "b"]', '02', '[]')
+>>> decode_text("-2", r.question("tone_zone")), decode_text('["admits_fault"]', r.question("liability_flags"))
+(-2, ['admits_fault'])
+>>> decode_text("02", r.question("preference")), decode_text("null", r.question("preference"))
+('02', 'null')
+>>> decode_text("02", None)
+Traceback (most recent call last):
+...
+brun_label.table.AmbiguousValue: '02' could be a number or a label: the rubric decides (pass --rubric)
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
+from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from brun_label.model import ANNOTATION_COLUMNS, STATUSES
+from brun_label.model import ANNOTATION_COLUMNS, OPTIONAL_COLUMNS, STATUSES
+from brun_label.rubric import Question, Rubric
+
+#: The columns that hold identifiers or labels (stored as ``str`` columns).
+TEXT_COLUMNS = ("item_id", "candidate_id", "question", "annotator", "status", "platform", "submitted_at")
+_INT = re.compile(r"^\s*[+-]?\d+\s*$")
+_INTEGRAL_FLOAT = re.compile(r"^\s*[+-]?\d+\.0*\s*$")
+
+
+class AmbiguousValue(ValueError):
+    """A text value whose type only the rubric can tell (``"02"``: a number or a candidate id?)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        super().__init__(f"{text!r} could be a number or a label: the rubric decides (pass --rubric)")
 
 
 def encode_value(value: Any) -> str | None:
-    """Encode a native value as text (lists as sorted JSON arrays; None stays None)."""
+    """Encode a native value as text (lists as sorted JSON arrays; None stays None).
+
+    >>> encode_value(None), encode_value(True), encode_value(3), encode_value("tie")
+    (None, 'true', '3', 'tie')
+    """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
-    if isinstance(value, list | tuple | set | frozenset):
-        return json.dumps(sorted(str(v) for v in value))
-    if isinstance(value, bool):
+    if isinstance(value, list | tuple | set | frozenset | np.ndarray):
+        return json.dumps(sorted(str(v) for v in value), ensure_ascii=False)
+    if isinstance(value, bool | np.bool_):
         return "true" if value else "false"
     return str(value)
 
 
-def decode_value(text: Any) -> Any:
-    """Decode text written by :func:`encode_value` (numbers become int/float, arrays lists)."""
+def encode_column(values: Any) -> np.ndarray:
+    """Encode a column of native values with :func:`encode_value` (each distinct value once).
+
+    >>> encode_column(np.array([0, ["b", "a"], "02", None, ["a", "b"]], dtype=object)).tolist()
+    ['0', '["a", "b"]', '02', None, '["a", "b"]']
+    """
+    arr = np.asarray(values, dtype=object).ravel()
+    if arr.size == 0:
+        return np.empty(0, dtype=object)
+    keys = np.fromiter(
+        (("\x00list", *sorted(map(str, v))) if isinstance(v, list | tuple | set | frozenset | np.ndarray)
+         else ("\x00bool", bool(v)) if isinstance(v, bool | np.bool_) else v for v in arr),
+        dtype=object, count=arr.size,
+    )
+    codes, uniques = pd.factorize(pd.Series(keys, dtype=object), use_na_sentinel=True)
+    texts = np.empty(len(uniques) + 1, dtype=object)
+    for k, u in enumerate(uniques.tolist()):
+        if isinstance(u, tuple) and u and u[0] == "\x00list":
+            texts[k] = encode_value(list(u[1:]))
+        elif isinstance(u, tuple) and u and u[0] == "\x00bool":
+            texts[k] = encode_value(u[1])
+        else:
+            texts[k] = encode_value(u)
+    texts[-1] = None
+    return texts[np.asarray(codes)]
+
+
+def _key(v: Any) -> Any:
+    """A hashable key under which equal values (and only those) meet; None for a blank."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    if isinstance(v, list | tuple | np.ndarray):
+        return ("\x00list", *(f if isinstance(f, str) else ("\x00", repr(f)) for f in v))
+    if isinstance(v, bool | np.bool_):
+        return ("\x00bool", bool(v))
+    if isinstance(v, float | np.floating):
+        return ("\x00float", float(v))
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, set | frozenset):
+        return ("\x00set", *sorted(map(repr, v)))
+    return v
+
+
+def value_codes(values: Any) -> tuple[np.ndarray, list[Any]]:
+    """Integer codes of a value column: ``codes[i]`` indexes ``uniques`` (-1: blank).
+
+    Equal values get one code (``1`` and ``True`` and ``1.0`` do not: the types differ; lists in
+    order). Rows that share one object (what the readers produce: a value is decoded once per
+    distinct text) are grouped by identity first, so a million rows cost one pass of ``id``.
+
+    >>> codes, uniques = value_codes(np.array([["a"], 0, "0", None, ["a"], True, 0], dtype=object))
+    >>> codes.tolist(), uniques
+    ([0, 1, 2, -1, 0, 3, 1], [['a'], 0, '0', True])
+    """
+    arr = np.asarray(values, dtype=object).ravel() if not isinstance(values, pd.Series) else values.to_numpy(
+        dtype=object)
+    if arr.size == 0:
+        return np.zeros(0, dtype=np.int64), []
+    ids = np.fromiter(map(id, arr), dtype=np.uint64, count=arr.size)
+    id_codes, id_uniques = pd.factorize(ids)
+    first = np.empty(len(id_uniques), dtype=np.int64)
+    first[id_codes[::-1]] = np.arange(arr.size - 1, -1, -1)
+    reps = arr[first]
+    keys = pd.Series([_key(v) for v in reps], dtype=object)
+    k_raw, k_uniques = pd.factorize(keys, use_na_sentinel=True)
+    k_codes: np.ndarray = np.asarray(k_raw, dtype=np.int64)
+    rep_of = np.full(len(k_uniques), -1, dtype=np.int64)
+    rep_of[k_codes[::-1][k_codes[::-1] >= 0]] = np.flatnonzero(k_codes >= 0)[::-1]
+    codes = k_codes[np.asarray(id_codes)]
+    return codes, [reps[i] for i in rep_of.tolist()]
+
+
+def is_ambiguous(text: str) -> bool:
+    """Whether ``text`` could be read as something other than a string (so a rubric must decide).
+
+    >>> [is_ambiguous(t) for t in ("tie", "deesc-001-a", "02", "1.5", "true", "null", "[1]", "nan")]
+    [False, False, True, True, True, True, True, True]
+    """
+    s = text.strip()
+    if not s:
+        return False
+    try:
+        float(s)
+        return True
+    except ValueError:
+        pass
+    try:
+        return not isinstance(json.loads(s), str)
+    except ValueError:
+        return False
+
+
+def decode_text(text: Any, question: Question | None) -> Any:
+    """Decode one stored text value by its question's kind (see the module docstring).
+
+    A text that does not fit the kind (``"abc"`` for a scale) is returned as is, for
+    :func:`brun_label.answers.check_answers` to report; blank (``None``/NaN) stays ``None``.
+    Without a ``question`` only unambiguous labels decode (else :class:`AmbiguousValue`).
+
+    >>> from brun_label.rubric import rubric_from_dict
+    >>> r = rubric_from_dict({"name": "m", "questions": [{"name": "t", "type": "scale", "options": [-1, 0, 1]},
+    ...     {"name": "f", "type": "flags", "options": ["x", "y"]}, {"name": "p", "type": "preference"}]})
+    >>> decode_text(" +1 ", r.question("t")), decode_text("1.0", r.question("t")), decode_text("abc", r.question("t"))
+    (1, 1, 'abc')
+    >>> decode_text('["y", "x"]', r.question("f")), decode_text("x, y", r.question("f")), decode_text("[]", r.question("f"))
+    (['x', 'y'], ['x', 'y'], [])
+    >>> decode_text("[1]", r.question("p")), decode_text(None, r.question("p")), decode_text("tie", None)
+    ('[1]', None, 'tie')
+    """
     if text is None or (isinstance(text, float) and math.isnan(text)):
         return None
     if not isinstance(text, str):
-        if hasattr(text, "tolist"):
+        if isinstance(text, np.ndarray):
             return text.tolist()
+        if isinstance(text, np.integer):
+            return int(text)
+        return text  # already typed (a typed Parquet column, JSON)
+    if question is None:
+        if is_ambiguous(text):
+            raise AmbiguousValue(text)
         return text
-    s = text.strip()
-    if s.startswith("["):
-        try:
-            out = json.loads(s)
-            if isinstance(out, list):
-                return out
-        except json.JSONDecodeError:
-            pass
+    kind = question.type
+    if kind in ("scale", "rating"):
+        if _INT.match(text) or _INTEGRAL_FLOAT.match(text):
+            return int(float(text)) if "." in text else int(text)
         return text
-    try:
-        return int(s)
-    except ValueError:
-        pass
-    try:
-        f = float(s)
-        if math.isfinite(f):
-            return f
-    except ValueError:
-        pass
+    if kind == "flags":
+        s = text.strip()
+        if s.startswith("["):
+            try:
+                out = json.loads(s)
+            except ValueError:
+                return text
+            if isinstance(out, list) and all(isinstance(f, str) for f in out):
+                return sorted(out)
+            return text
+        options = {str(o.value) for o in question.options}
+        parts = [p.strip() for p in s.split(",")] if s else []
+        if all(p in options for p in parts):
+            return sorted(parts)
+        return text
     return text
+
+
+def decode_column(
+    questions: np.ndarray, texts: np.ndarray, rubric: Rubric | None
+) -> tuple[np.ndarray, tuple[int, AmbiguousValue] | None]:
+    """Decode a column of stored values by each row's question (each distinct pair once).
+
+    ``questions`` and ``texts`` are aligned object arrays (``texts`` may hold ``None``). Returns
+    ``(values, problem)``: ``values`` an object array of native values, ``problem`` the first row
+    whose value cannot be decoded without a rubric (its question is not in ``rubric``, or there is
+    none) and the :class:`AmbiguousValue`, or None. Decoded lists are shared between the rows
+    that hold the same text (read-only values).
+
+    >>> from brun_label.rubrics import load_rubric
+    >>> vals, problem = decode_column(np.array(["tone_zone", "preference", "tone_zone"], dtype=object),
+    ...                               np.array(["0", "0", None], dtype=object), load_rubric("de-escalation"))
+    >>> vals.tolist(), problem
+    ([0, '0', None], None)
+    >>> decode_column(np.array(["q"], dtype=object), np.array(["7"], dtype=object), None)[1]
+    (0, AmbiguousValue("'7' could be a number or a label: the rubric decides (pass --rubric)"))
+    """
+    q_codes, q_names = pd.factorize(pd.Series(questions, dtype=object), use_na_sentinel=False)
+    t_codes, t_uniques = pd.factorize(pd.Series(texts, dtype=object), use_na_sentinel=True)
+    return decode_codes(np.asarray(q_codes), list(q_names), np.asarray(t_codes), list(t_uniques), rubric)
+
+
+def decode_codes(
+    q_codes: np.ndarray, q_names: list[Any], t_codes: np.ndarray, t_uniques: list[Any], rubric: Rubric | None
+) -> tuple[np.ndarray, tuple[int, AmbiguousValue] | None]:
+    """:func:`decode_column` on dictionary codes: ``q_names[q_codes]`` and ``t_uniques[t_codes]`` (-1: blank)."""
+    n = len(t_codes)
+    if n == 0:
+        return np.empty(0, dtype=object), None
+    width = len(t_uniques) + 1
+    key = np.asarray(q_codes, dtype=np.int64) * width + (np.asarray(t_codes, dtype=np.int64) + 1)
+    if len(q_names) * width <= 4 * n + 1024:
+        hist = np.zeros(len(q_names) * width, dtype=np.int64)
+        hist[key] = 1
+        uniq = np.flatnonzero(hist)
+        slot = np.full(len(hist), -1, dtype=np.int64)
+        slot[uniq] = np.arange(len(uniq))
+        inverse = slot[key]
+    else:
+        uniq, inverse = np.unique(key, return_inverse=True)
+    by_name: Mapping[str, Question] = {q.name: q for q in rubric.questions} if rubric is not None else {}
+    decoded = np.empty(len(uniq), dtype=object)
+    bad: list[tuple[int, AmbiguousValue]] = []
+    for k, code in enumerate(uniq.tolist()):
+        qc, tc = divmod(code, width)
+        text = None if tc == 0 else t_uniques[tc - 1]
+        try:
+            decoded[k] = decode_text(text, by_name.get(str(q_names[qc])))
+        except AmbiguousValue as exc:
+            decoded[k] = text
+            bad.append((k, exc))
+    problem: tuple[int, AmbiguousValue] | None = None
+    if bad:
+        hit = np.isin(inverse, [k for k, _ in bad])
+        row = int(np.flatnonzero(hit)[0])
+        problem = (row, dict(bad)[int(inverse[row])])
+    return decoded[inverse.reshape(-1)], problem
 
 
 def empty_table() -> pd.DataFrame:
     """Return an empty annotation table with the standard columns."""
-    return pd.DataFrame({c: pd.Series(dtype="object") for c in ANNOTATION_COLUMNS})
+    return pd.DataFrame({c: pd.Series(dtype="object" if c == "value" else "str") for c in ANNOTATION_COLUMNS})
 
 
 def make_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -82,6 +296,8 @@ def make_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
     if not rows:
         return empty_table()
     df = pd.DataFrame(rows)
+    if "value" in df.columns and df["value"].dtype != object:
+        df["value"] = df["value"].astype(object)
     return normalize_table(df)
 
 
@@ -95,31 +311,79 @@ class TableError(ValueError):
         super().__init__(f"{field}: {message}")
 
 
+def _as_str(col: pd.Series) -> pd.Series:
+    """A column as pandas' ``str`` dtype (ids such as JSON numbers become their text)."""
+    if isinstance(col.dtype, pd.StringDtype):
+        return col
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        col = col.astype(object)
+    if col.dtype == object:
+        arr = col.to_numpy()
+        if not all(type(v) is str for v in pd.unique(arr[pd.notna(arr)]).tolist()):
+            col = col.map(lambda v: v if v is None or isinstance(v, str) else
+                          (None if isinstance(v, float) and math.isnan(v) else str(v)))
+    return col.astype("str")
+
+
 def normalize_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Check required columns, fill optional ones, and order columns (extra columns are kept last)."""
+    """Check required columns, fill optional ones, and order columns (extra columns are kept last).
+
+    Text columns become ``str`` columns; ``value`` is left as it is (an object column).
+
+    >>> t = normalize_table(pd.DataFrame({"item_id": [1], "question": ["q"], "annotator": ["a"], "value": ["02"]}))
+    >>> t.loc[0, "item_id"], t.loc[0, "value"], str(t["item_id"].dtype)
+    ('1', '02', 'str')
+    """
     missing = [c for c in ("item_id", "question", "annotator", "value") if c not in df.columns]
     if missing:
         raise TableError(missing[0], "required column is missing")
     df = df.copy()
+    if df["value"].dtype != object:
+        df["value"] = df["value"].astype(object).where(df["value"].notna(), None)
     if "candidate_id" not in df.columns:
         df["candidate_id"] = ""
-    df["candidate_id"] = df["candidate_id"].astype("object").where(df["candidate_id"].notna(), "")
-    df["candidate_id"] = df["candidate_id"].map(str)
+    df["candidate_id"] = _as_str(df["candidate_id"]).fillna("")
     if "status" not in df.columns:
         df["status"] = "submitted"
-    df["status"] = df["status"].fillna("submitted")
+    df["status"] = _as_str(df["status"]).fillna("submitted")
     bad = ~df["status"].isin(STATUSES)
     if bad.any():
         i = int(bad.to_numpy().nonzero()[0][0])
         raise TableError("status", f"unknown status {df['status'].iloc[i]!r} (use {', '.join(STATUSES)})", row=i)
     for col in ("platform", "submitted_at"):
         if col not in df.columns:
-            df[col] = None
+            df[col] = pd.Series([None] * len(df), dtype="str", index=df.index)
+        else:
+            df[col] = _as_str(df[col])
     for col in ("item_id", "question", "annotator"):
-        blank = df[col].isna() | (df[col].astype(str).str.strip() == "")
+        s = _as_str(df[col])
+        blank = (s.isna() | (s.str.strip() == "")).to_numpy(dtype=bool)
         if blank.any():
-            i = int(blank.to_numpy().nonzero()[0][0])
-            raise TableError(col, "is empty", row=i)
-        df[col] = df[col].map(str)
+            raise TableError(col, "is empty", row=int(blank.nonzero()[0][0]))
+        df[col] = s
+    for col in OPTIONAL_COLUMNS:
+        if col in ("rubric", "shown_order") and col in df.columns:
+            df[col] = _as_str(df[col])
     extra = [c for c in df.columns if c not in ANNOTATION_COLUMNS]
     return df[list(ANNOTATION_COLUMNS) + extra].reset_index(drop=True)
+
+
+def recorded_rubric(df: pd.DataFrame) -> str | None:
+    """The rubric identity the table's ``rubric`` column records (None when it records none).
+
+    Raises :class:`TableError` when the rows name several rubrics.
+
+    >>> recorded_rubric(pd.DataFrame({"rubric": ["m@0123456789ab", None, "m@0123456789ab"]}))
+    'm@0123456789ab'
+    >>> recorded_rubric(pd.DataFrame({"rubric": ["m@1", "m@2"]}))
+    Traceback (most recent call last):
+    ...
+    brun_label.table.TableError: rubric: the rows were written under several rubrics (m@1, m@2): split the table
+    """
+    if "rubric" not in df.columns:
+        return None
+    values = sorted({str(v) for v in pd.unique(df["rubric"].dropna()) if str(v).strip()})
+    if len(values) > 1:
+        shown = ", ".join(values[:3]) + (", ..." if len(values) > 3 else "")
+        raise TableError("rubric", f"the rows were written under several rubrics ({shown}): split the table")
+    return values[0] if values else None

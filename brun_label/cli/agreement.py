@@ -118,9 +118,12 @@ def _gate(summary: dict[str, Any], min_alpha: float) -> None:
               help="Also write a self-contained HTML report with plots.")
 @click.option("--samples", "samples_path", type=click.Path(dir_okay=False, path_type=str),
               help="Sample file (the judged one): its texts go next to contested units in the report; "
-                   "the order the judge saw gives the judge's positions, its confidences the calibration.")
+                   "the order the judge saw gives the judge's positions, its confidences the calibration; "
+                   "its candidates are the ones a preference answer may name.")
 @click.option("--max-units", type=click.IntRange(min=0), default=1000, show_default=True,
               help="List at most this many low-agreement units (0: all).")
+@click.option("--strict", is_flag=True,
+              help="Fail (exit 2, no output) on any invalid answer instead of reporting and not using it.")
 def agreement(
     annotations: str,
     rubric_name: str | None,
@@ -132,6 +135,7 @@ def agreement(
     report_path: str | None,
     samples_path: str | None,
     max_units: int,
+    strict: bool,
 ) -> None:
     """Measure how well annotators agree, per rubric question, and who or what needs a look.
 
@@ -150,20 +154,16 @@ def agreement(
       brun-label agreement annotations.jsonl --level tone_zone=ordinal --json
     """
     from brun_label.agreement.summary import summarize
-    from brun_label.importers.annotations import read_annotations
+    from brun_label.importers.annotations import load_checked
 
     level_map = _parse_levels(levels)
-    rubric = None
-    if rubric_name:
-        from brun_label.rubrics import load_rubric
-
-        rubric = load_rubric(rubric_name)
     samples = None
     if samples_path:
         from brun_label.importers.samples import read_samples
 
         samples = {s.id: s for s in read_samples(samples_path)}
-    table = read_annotations(annotations)
+    candidates = {k: [c.id for c in s.candidates] for k, s in samples.items()} if samples else None
+    table, rubric = load_checked(annotations, rubric_name, candidates=candidates, strict=strict, warn=info)
     info(f"agreement: {len(table)} rows from {annotations}")
     try:
         summary = summarize(

@@ -8,7 +8,18 @@ from brun_label.backends.base import PushOptions
 from brun_label.cli.connection import PLATFORMS, make_backend, target_options
 from brun_label.cli.output import Progress, echo_json, info
 from brun_label.importers.samples import FORMATS, read_samples
+from brun_label.model import Sample, trusted_judge
 from brun_label.rubrics import load_rubric
+
+
+def _trusted(samples: list[Sample], min_confidence: float | None) -> tuple[list[Sample], int]:
+    """The samples without the judge answers not to send (see :func:`brun_label.model.trusted_judge`)."""
+    out, dropped = [], 0
+    for s in samples:
+        kept, n = trusted_judge(s, min_confidence)
+        out.append(kept)
+        dropped += n
+    return out, dropped
 
 
 @click.command()
@@ -24,13 +35,16 @@ from brun_label.rubrics import load_rubric
               help="Argilla: submitted responses needed per record (task distribution).")
 @click.option("--update-config", is_flag=True,
               help="Replace a different existing config (refused if it would orphan annotations).")
+@click.option("--min-judge-confidence", type=click.FloatRange(0.0, 1.0), default=None, metavar="P",
+              help="Send only judge answers whose calibrated confidence (judge --calibrate-with) is at "
+                   "least P. Answers the swap check found inconsistent are never sent.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the candidate order shown.")
 @click.option("--dry-run", is_flag=True, help="Say what would change, change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def push(samples_file: str, platform: str, target: str, workspace: str | None, url: str | None,
          api_key_env: str | None, rubric_name: str, fmt: str | None, candidates: int | None,
-         annotators_per_item: int | None, update_config: bool, seed: int, dry_run: bool,
-         as_json: bool) -> None:
+         annotators_per_item: int | None, update_config: bool,
+         min_judge_confidence: float | None, seed: int, dry_run: bool, as_json: bool) -> None:
     """Push samples as tasks/records, idempotently: samples already there are not added again.
 
     Every task carries the sample's stable id and the candidate order shown to annotators
@@ -42,9 +56,12 @@ def push(samples_file: str, platform: str, target: str, workspace: str | None, u
       brun-label push samples.jsonl --to label-studio --project "Crisis replies v1" --rubric de-escalation
       brun-label push samples.jsonl --to argilla --dataset crisis-replies-v1 --workspace team \\
           --rubric de-escalation --annotators-per-item 3
+      brun-label push judged.jsonl --to label-studio --project "Crisis replies v1" \\
+          --rubric de-escalation --min-judge-confidence 0.8
     """
     rubric = load_rubric(rubric_name)
     samples = read_samples(samples_file, fmt, rubric=rubric)
+    samples, n_untrusted = _trusted(samples, min_judge_confidence)
     backend = make_backend(platform, url, api_key_env)
     options = PushOptions(target=target, workspace=workspace, n_candidates=candidates,
                           update_config=update_config, dry_run=dry_run,
@@ -67,6 +84,9 @@ def push(samples_file: str, platform: str, target: str, workspace: str | None, u
     state = "new" if result.created else "existing"
     click.echo(f"{where} ({state}): {verb} {result.n_added} sample(s), "
                f"{result.n_existing} already there, {result.n_samples} in the file")
+    if n_untrusted:
+        info(f"{n_untrusted} judge answer(s) not sent: inconsistent with the candidates reversed"
+             + ("" if min_judge_confidence is None else f", or calibrated confidence below {min_judge_confidence:g}"))
     for note in result.notes:
         info(note)
     if result.url:

@@ -135,10 +135,33 @@ def test_bad_files_exit_2_naming_file_line_and_field(tmp_path: Path) -> None:
     assert res.exit_code == 2 and f"{bad}:2: annotator: is empty" in res.stderr
     bad.write_text(json.dumps({"item_id": "s1", "candidate_id": "c", "question": "tone_zone", "annotator": "a", "value": 7}) + "\n")
     report = tmp_path / "report.html"
-    res = run(str(bad), "--rubric", "de-escalation", "--report", str(report))
+    res = run(str(bad), "--rubric", "de-escalation", "--report", str(report), "--strict")
     assert res.exit_code == 2
-    assert "7 is not an option" in res.stderr and str(bad) in res.stderr
+    assert f"invalid answer (not used): {bad}:1: value: tone_zone: 7 is not an option" in res.stderr
+    assert "1 invalid answer(s)" in res.stderr and res.stdout == ""
     assert not report.exists()  # no partial output
+
+
+def test_invalid_answers_are_reported_and_not_used(tmp_path: Path) -> None:
+    """Without --strict an invalid answer is named on stderr, left out, and the command succeeds."""
+    rows = [{"item_id": f"s{u}", "candidate_id": "c", "question": "tone_zone", "annotator": a, "value": v}
+            for u in range(4) for a, v in (("a", u % 3 - 1), ("b", u % 3 - 1))]
+    rows.append({"item_id": "s0", "candidate_id": "c", "question": "tone_zone", "annotator": "c", "value": 7})
+    rows += [{"item_id": "s0", "candidate_id": "", "question": "preference", "annotator": a, "value": v}
+             for a, v in (("a", "c"), ("b", "nobody"))]
+    path = tmp_path / "t.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    res = run(str(path), "--rubric", "de-escalation", "--json")
+    assert res.exit_code == 0, res.output
+    lines = [x for x in res.stderr.splitlines() if x.startswith("invalid answer")]
+    assert lines == [
+        f"invalid answer (not used): {path}:9: value: tone_zone: 7 is not an option (-2, -1, 0, 1, 2)",
+        f"invalid answer (not used): {path}:11: value: preference: 'nobody' is not tie, both_bad or a candidate "
+        "of item s0 (c)",
+    ]
+    data = json.loads(res.stdout)
+    assert data["questions"]["tone_zone"]["n_ratings"] == 8
+    assert data["questions"]["preference"]["n_ratings"] == 1
 
 
 def test_report_is_written_and_self_contained(table_path: Path, samples_path: Path, tmp_path: Path) -> None:

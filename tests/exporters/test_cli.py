@@ -60,7 +60,18 @@ def files(tmp_path):
 
 
 def run(*args: str):
-    return CliRunner().invoke(cli, ["export", "dpo", *args])
+    """``export dpo`` with the de-escalation rubric unless the test passes its own."""
+    rubric = [] if "--rubric" in args or "--no-rubric-for-test" in args else ["--rubric", "de-escalation"]
+    args = tuple(a for a in args if a != "--no-rubric-for-test")
+    return CliRunner().invoke(cli, ["export", "dpo", *args, *rubric])
+
+
+def test_a_table_that_records_no_rubric_needs_one(tmp_path, files):
+    ann, sp = files(agreed_dataset())
+    res = run(ann, "--samples", sp, "-o", str(tmp_path / "p.jsonl"), "--no-rubric-for-test")
+    assert res.exit_code == 2
+    assert "records no rubric: pass one with --rubric" in res.stderr
+    assert not (tmp_path / "p.jsonl").exists()
 
 
 def test_help_has_an_example():
