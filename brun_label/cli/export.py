@@ -30,7 +30,8 @@ def export() -> None:
               help="Output file (a folder for --format hf).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
               help="trl (default; parquet when -o ends in .parquet), trl-chat, openai, kto, parquet, hf.")
-@click.option("--rubric", default="de-escalation", show_default=True, help="Rubric pack name or file.")
+@click.option("--rubric", default=None,
+              help="Rubric pack name or file (default: the one the table records; required when it records none).")
 @click.option("--min-annotators", type=click.IntRange(min=1), default=3, show_default=True,
               help="Annotators needed on a candidate for a clear consensus.")
 @click.option("--min-share", type=float, default=0.8, show_default=True,
@@ -57,12 +58,14 @@ def export() -> None:
               help="Where to write the dataset card (default: README.md next to the output).")
 @click.option("--no-card", is_flag=True, help="Do not write a dataset card.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.option("--strict", is_flag=True,
+              help="Fail (exit 2, no output) on any invalid answer instead of reporting and not using it.")
 def dpo(
     annotations: str,
     samples_path: str,
     output: str,
     fmt: str | None,
-    rubric: str,
+    rubric: str | None,
     min_annotators: int,
     min_share: float,
     max_flag_share: float,
@@ -77,6 +80,7 @@ def dpo(
     card: str | None,
     no_card: bool,
     as_json: bool,
+    strict: bool,
 ) -> None:
     """Export the preference pairs the annotators clearly agree on.
 
@@ -102,9 +106,8 @@ def dpo(
           --format trl-chat --test-size 0.1 --seed 7 --json
     """
     from brun_label.errors import InputError
-    from brun_label.importers.annotations import read_annotations
+    from brun_label.importers.annotations import load_checked
     from brun_label.importers.samples import read_samples
-    from brun_label.rubrics import load_rubric
 
     if card is not None and no_card:
         raise click.UsageError("--card and --no-card cannot be used together")
@@ -128,11 +131,13 @@ def dpo(
         card=None if no_card else (card or "auto"),
     )
     options.check()
-    the_rubric = load_rubric(rubric)
-    table = read_annotations(annotations)
-    info(f"read {len(table)} annotation rows from {annotations}")
     samples = read_samples(samples_path)
     info(f"read {len(samples)} samples from {samples_path}")
+    candidates = {s.id: [c.id for c in s.candidates] for s in samples}
+    table, the_rubric = load_checked(annotations, rubric, candidates=candidates, strict=strict,
+                                     require_rubric=True, warn=info)
+    assert the_rubric is not None  # require_rubric
+    info(f"read {len(table)} annotation rows from {annotations}")
     summary = export_dpo(table, samples, the_rubric, output, options)
     if summary["alpha_blocked"]:
         info(f"warning: exported despite low agreement on {', '.join(summary['alpha_blocked'])} (--force)")
