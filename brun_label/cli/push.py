@@ -35,6 +35,9 @@ def _trusted(samples: list[Sample], min_confidence: float | None) -> tuple[list[
               help="Argilla: submitted responses needed per record (task distribution).")
 @click.option("--update-config", is_flag=True,
               help="Replace a different existing config (refused if it would orphan annotations).")
+@click.option("--show-judge", is_flag=True,
+              help="Show the LLM judge's answers to annotators (pre-labelled in Label Studio, pre-selected "
+                   "suggestions in Argilla). Default: stored for pull but hidden, so they do not anchor anyone.")
 @click.option("--min-judge-confidence", type=click.FloatRange(0.0, 1.0), default=None, metavar="P",
               help="Send only judge answers whose calibrated confidence (judge --calibrate-with) is at "
                    "least P. Answers the swap check found inconsistent are never sent.")
@@ -43,13 +46,15 @@ def _trusted(samples: list[Sample], min_confidence: float | None) -> tuple[list[
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def push(samples_file: str, platform: str, target: str, workspace: str | None, url: str | None,
          api_key_env: str | None, rubric_name: str, fmt: str | None, candidates: int | None,
-         annotators_per_item: int | None, update_config: bool,
+         annotators_per_item: int | None, update_config: bool, show_judge: bool,
          min_judge_confidence: float | None, seed: int, dry_run: bool, as_json: bool) -> None:
     """Push samples as tasks/records, idempotently: samples already there are not added again.
 
     Every task carries the sample's stable id and the candidate order shown to annotators
-    (randomised per sample, recorded). LLM-judge scores become predictions (Label Studio) or
-    suggestions (Argilla). An interrupted push resumes on re-run.
+    (randomised per sample, recorded). LLM-judge answers are stored for pull but hidden from
+    annotators unless --show-judge (then Label Studio pre-labels tasks with them and Argilla
+    pre-selects them as suggestions); the mode is recorded on the project/records. An
+    interrupted push resumes on re-run.
 
     \b
     Example:
@@ -57,7 +62,7 @@ def push(samples_file: str, platform: str, target: str, workspace: str | None, u
       brun-label push samples.jsonl --to argilla --dataset crisis-replies-v1 --workspace team \\
           --rubric de-escalation --annotators-per-item 3
       brun-label push judged.jsonl --to label-studio --project "Crisis replies v1" \\
-          --rubric de-escalation --min-judge-confidence 0.8
+          --rubric de-escalation --show-judge --min-judge-confidence 0.8
     """
     rubric = load_rubric(rubric_name)
     samples = read_samples(samples_file, fmt, rubric=rubric)
@@ -65,7 +70,7 @@ def push(samples_file: str, platform: str, target: str, workspace: str | None, u
     backend = make_backend(platform, url, api_key_env)
     options = PushOptions(target=target, workspace=workspace, n_candidates=candidates,
                           update_config=update_config, dry_run=dry_run,
-                          annotators_per_item=annotators_per_item, seed=seed)
+                          annotators_per_item=annotators_per_item, seed=seed, show_judge=show_judge)
     bar = Progress(len(samples), f"push to {platform}")
 
     def on_progress(done: int, total: int) -> None:

@@ -47,7 +47,8 @@ def _push(name: str, n: int, with_judge: bool = False) -> None:
             raw["judge"] = {"preference": "tie"}
             raw["candidates"][0]["judge"] = {"tone_zone": i % 3 - 1}
         samples.append(sample_from_dict(raw))
-    ArgillaBackend().push(samples, RUBRIC, PushOptions(target=name, annotators_per_item=2))
+    # with_judge: the judge's answers shown as suggestions (push --show-judge), for the suggestion features.
+    ArgillaBackend().push(samples, RUBRIC, PushOptions(target=name, annotators_per_item=2, show_judge=with_judge))
 
 
 def _answers(tone: str = "0") -> dict[str, Any]:

@@ -15,8 +15,11 @@ Steps, in this order (argilla-server connects to Redis and builds its app when f
 5. record webhook events are built only when an enabled webhook listens for them (the stock
    server builds one per record, ~7 SQL queries, even when nobody listens), and the settings
    validators are built once instead of per suggestion (both only speed, same answers);
-6. with ``--worker``, an rq worker thread in this process for the server's background jobs;
-7. uvicorn on ``--host`` (default 127.0.0.1) and ``--port``.
+6. annotators get only their own responses and the metadata meant for them from
+   ``GET /api/v1/records/{id}`` (the stock endpoint gives any workspace member every user's
+   responses and all metadata; the ``/me/...`` views were already filtered);
+7. with ``--worker``, an rq worker thread in this process for the server's background jobs;
+8. uvicorn on ``--host`` (default 127.0.0.1) and ``--port``.
 
 Never imports brun_label: this file ships inside brun_label but runs in the server's own venv.
 """
@@ -141,6 +144,55 @@ def cache_settings_adapters() -> None:
     models.MetadataProperty.parsed_settings = property(lambda self: metadata.validate_python(self.settings))
 
 
+def blind_record_endpoint() -> None:
+    """Give annotators only their own responses and their visible metadata from ``GET /records/{id}``.
+
+    The stock handler returns every user's responses and all of the record's metadata to any
+    member of the workspace. The route is replaced in place (same path, parameters, policy and
+    response schema); for an annotator the answer is filtered the way argilla-server already
+    filters its annotator views (``/me/datasets/{id}/records/search``): responses of that user
+    only, metadata only where ``RecordPolicy.get_metadata`` allows it (metadata properties
+    visible to annotators; extra metadata never). Owners and admins get the stock answer.
+    """
+    import functools
+
+    from argilla_server.api.handlers.v1 import records as records_handlers
+    from argilla_server.api.handlers.v1.datasets.records import _filter_record_metadata_for_user
+    from argilla_server.api.routes import api_v1
+    from argilla_server.api.schemas.v1.records import Record as RecordSchema
+    from fastapi.responses import JSONResponse
+    from fastapi.routing import APIRoute
+
+    original = records_handlers.get_record
+
+    @functools.wraps(original)
+    async def get_record(**kwargs: Any) -> Any:
+        record = await original(**kwargs)
+        user = kwargs["current_user"]
+        if not user.is_annotator:
+            return record
+        await record.dataset.awaitable_attrs.metadata_properties
+        schema = RecordSchema.model_validate(record)
+        update: dict[str, Any] = {"metadata": await _filter_record_metadata_for_user(record, user)}
+        if schema.responses is not None:
+            update["responses"] = [r for r in schema.responses if r.user_id == user.id]
+        return JSONResponse(schema.model_copy(update=update).model_dump(mode="json"))
+
+    routes = api_v1.router.routes
+    found = [i for i, r in enumerate(routes)
+             if isinstance(r, APIRoute) and r.path == "/records/{record_id}" and "GET" in r.methods]
+    if len(found) != 1:  # a different argilla-server version: refuse to serve unpatched
+        raise RuntimeError("argilla-server has no single GET /records/{record_id} route to patch")
+    index = found[0]
+    route = routes[index]
+    assert isinstance(route, APIRoute)
+    api_v1.router.add_api_route(
+        route.path, get_record, methods=["GET"], response_model=route.response_model, tags=route.tags,
+        name=route.name, summary=route.summary, description=route.description,
+    )
+    routes[index] = routes.pop()
+
+
 def start_worker_thread() -> threading.Thread:
     """Run an rq worker (jobs executed in this process) on the server's queues, in a daemon thread."""
     from argilla_server.jobs.queues import DEFAULT_QUEUE, HIGH_QUEUE, REDIS_CONNECTION
@@ -185,6 +237,7 @@ def main(argv: list[str] | None = None) -> None:
 
     skip_unheard_record_events()
     cache_settings_adapters()
+    blind_record_endpoint()
     if args.worker:
         start_worker_thread()
 

@@ -14,7 +14,20 @@ registry, it replaces Elasticsearch/OpenSearch for a local or test server:
   annotator asks for their queue;
 * progress and metrics are ``GROUP BY`` counts; an annotator's progress counts only their own
   responses;
-* similarity (vector) search is not supported and says so (HTTP 422).
+* similarity (vector) search is not supported and says so (HTTP 422);
+* every query gets a correct answer or an HTTP 422 naming the problem, never a 500: at most
+  :data:`MAX_TEXT_TERMS` terms per text query, numbers and dates in range filters checked, an
+  offset past the end gives an empty page;
+* an annotator (``/me/.../records/search``) cannot filter or sort by a metadata property that is
+  not visible to annotators (that would reveal its values).
+
+Text query syntax (the stock engines use Elasticsearch's ``simple_query_string`` with AND as the
+default operator): whitespace separates terms, every term must match; ``"a phrase"`` is one term;
+``-term`` (or ``-"a phrase"``) must not match; ``a | b`` matches either (``|`` binds tighter than
+the implicit AND); a leading ``+`` and trailing ``*`` are ignored. A term matches a record when it
+occurs in any of the searched fields (the one named by ``field``, else every text, chat and custom
+field; chat fields by their messages' content and role). A record lacking a field simply does not
+contain the term, so ``-term`` keeps it.
 
 Text matching is substring matching (case-insensitive for ASCII), not Elasticsearch's analysed
 word matching, and there is no relevance ranking: this is the local/test engine; production users
@@ -25,14 +38,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from argilla_server.database import AsyncSessionLocal
-from argilla_server.enums import MetadataPropertyType, ResponseStatusFilter, SimilarityOrder
+from argilla_server.enums import (
+    MetadataPropertyType,
+    ResponseStatusFilter,
+    SimilarityOrder,
+    UserRole,
+)
+from argilla_server.errors import ForbiddenOperationError
 from argilla_server.errors.future import UnprocessableEntityError
 from argilla_server.models import (
     Dataset,
@@ -91,6 +111,10 @@ _RECORD_COLUMNS = {
     "status": Record.status,
 }
 _TOKEN = re.compile(r'(-?)"([^"]*)"|(\S+)')
+#: The most terms a text query may have (SQLite's expression depth limit is 1,000).
+MAX_TEXT_TERMS = 256
+#: The largest offset SQLite can take (a larger one gives an empty page, as any offset past the end).
+MAX_OFFSET = 2**63 - 1
 
 
 def json_path(*keys: str) -> str:
@@ -100,7 +124,7 @@ def json_path(*keys: str) -> str:
 
 def _json_each(column: Any, path: str | None = None) -> Any:
     fn = func.json_each(column, path) if path is not None else func.json_each(column)
-    return fn.table_valued("value")
+    return fn.table_valued("key", "value")
 
 
 def _json_contains_any(column: Any, path: str | None, values: list[str]) -> ColumnElement[bool]:
@@ -113,6 +137,27 @@ def _json_number(column: Any, path: str) -> Any:
     return cast(func.json_extract(column, path), Float)
 
 
+def _number(value: Any, what: str) -> float:
+    """Return a range bound as a finite-or-infinite float; 422 for text or NaN."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise UnprocessableEntityError(f"{what}: {value!r} is not a number")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = float("inf") if int(value) > 0 else float("-inf")
+    except ValueError:
+        raise UnprocessableEntityError(f"{what}: {value!r} is not a number") from None
+    if math.isnan(number):
+        raise UnprocessableEntityError(f"{what}: {value!r} is not a number")
+    return number
+
+
+def _number_range(expr: Any, flt: RangeFilter, what: str) -> ColumnElement[bool]:
+    ge = None if flt.ge is None else _number(flt.ge, what)
+    le = None if flt.le is None else _number(flt.le, what)
+    return _range(expr, ge, le)
+
+
 def _range(expr: Any, ge: Any, le: Any) -> ColumnElement[bool]:
     conds = []
     if ge is not None:
@@ -122,15 +167,25 @@ def _range(expr: Any, ge: Any, le: Any) -> ColumnElement[bool]:
     return and_(true(), *conds)
 
 
-def _as_datetime(value: Any) -> Any:
-    if isinstance(value, (int, float)):
-        return datetime.utcfromtimestamp(float(value) / 1000.0)  # epoch millis, as Elasticsearch reads them
+def _as_datetime(value: Any, what: str = "date") -> Any:
+    """Read a date bound: epoch milliseconds (as Elasticsearch reads numbers) or ISO 8601 text."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            return datetime(1970, 1, 1) + timedelta(milliseconds=float(value))
+        except (OverflowError, ValueError):
+            raise UnprocessableEntityError(f"{what}: {value!r} is not a date this server can store "
+                                           "(epoch milliseconds between years 1 and 9999)") from None
     if isinstance(value, str):
         try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None)
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
-            raise UnprocessableEntityError(f"cannot read {value!r} as a date") from None
-    return value
+            raise UnprocessableEntityError(f"{what}: cannot read {value!r} as a date") from None
+        if parsed.tzinfo is not None:
+            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+        return parsed
+    raise UnprocessableEntityError(f"{what}: cannot read {value!r} as a date")
 
 
 def _as_uuids(values: Iterable[str]) -> list[UUID]:
@@ -143,9 +198,9 @@ def _as_uuids(values: Iterable[str]) -> list[UUID]:
     return out
 
 
-def _like(expr: Any, term: str) -> ColumnElement[bool]:
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return cast(expr, Text).like(f"%{escaped}%", escape="\\")
+def _contains(expr: Any, term: str) -> ColumnElement[bool]:
+    """Whether the text ``expr`` contains ``term``, ignoring ASCII case (no pattern-length limit)."""
+    return func.instr(func.lower(cast(expr, Text)), func.lower(literal(term, Text))) > 0
 
 
 def parse_text_query(q: str) -> list[list[tuple[bool, str]]]:
@@ -300,7 +355,10 @@ class SQLSearchEngine(SearchEngine):
         limit: int = 100,
         user_id: Any | None = None,
     ) -> SearchResponses:
+        offset = min(max(int(offset), 0), MAX_OFFSET)
         async with AsyncSessionLocal() as db:
+            if user_id is not None:
+                await self._check_visible_metadata(db, dataset, user_id, filter, sort)
             conditions: list[Any] = [Record.dataset_id == dataset.id]
             if query is not None:
                 conditions.append(await self._text_condition(db, dataset, query))
@@ -326,6 +384,27 @@ class SQLSearchEngine(SearchEngine):
                 ids = list((await db.scalars(ordered.offset(offset).limit(limit))).all())
         return SearchResponses(items=[SearchResponseItem(record_id=rid, score=1.0) for rid in ids], total=total)
 
+    async def _check_visible_metadata(
+        self, db: Any, dataset: Dataset, user_id: Any, flt: Filter | None, sort: list[Order] | None
+    ) -> None:
+        """Refuse an annotator's filter or sort on a metadata property hidden from annotators."""
+        names = {scope.metadata_property for scope in _scopes(flt, sort) if isinstance(scope, MetadataFilterScope)}
+        if not names:
+            return
+        user = await db.get(User, user_id)
+        if user is None or user.role in (UserRole.owner, UserRole.admin):
+            return
+        rows = (
+            await db.execute(
+                select(MetadataProperty.name, MetadataProperty.allowed_roles).where(
+                    MetadataProperty.dataset_id == dataset.id, MetadataProperty.name.in_(sorted(names))
+                )
+            )
+        ).all()
+        for name, roles in rows:
+            if user.role not in (roles or []):
+                raise ForbiddenOperationError(f"metadata property {name!r} is not visible to annotators")
+
     async def similarity_search(
         self,
         dataset: Dataset,
@@ -347,22 +426,39 @@ class SQLSearchEngine(SearchEngine):
 
     async def _text_condition(self, db: Any, dataset: Dataset, query: TextQuery | str) -> Any:
         text = TextQuery(q=query) if isinstance(query, str) else query
+        groups = parse_text_query(text.q)
+        n_terms = sum(len(group) for group in groups)
+        if n_terms > MAX_TEXT_TERMS:
+            raise UnprocessableEntityError(
+                f"text query has {n_terms} terms; the local search engine (brun-sql) takes at most {MAX_TEXT_TERMS}"
+            )
+        rows = (await db.execute(select(Field.name, Field.settings).where(Field.dataset_id == dataset.id))).all()
+        kinds = {name: str((settings or {}).get("type")) for name, settings in rows}
         if text.field:
-            names = [text.field]
-        else:
-            rows = (await db.execute(select(Field.name, Field.settings).where(Field.dataset_id == dataset.id))).all()
-            names = [name for name, settings in rows if (settings or {}).get("type") != "image"]
-        if not names:
+            kinds = {name: kind for name, kind in kinds.items() if name == text.field}
+        plain = sorted(name for name, kind in kinds.items() if kind not in ("image", "chat"))
+        chats = sorted(name for name, kind in kinds.items() if kind == "chat")
+        if not plain and not chats:
             return false()
-        exprs = [func.json_extract(Record.fields, json_path(name)) for name in names]
-        groups = []
-        for group in parse_text_query(text.q):
-            alternatives = []
-            for negated, term in group:
-                found = or_(*[_like(expr, term) for expr in exprs])
-                alternatives.append(not_(found) if negated else found)
-            groups.append(or_(*alternatives))
-        return and_(true(), *groups)
+
+        def found(term: str) -> ColumnElement[bool]:
+            # EXISTS is true or false, never NULL: a record lacking a field does not contain the term.
+            conds = []
+            if plain:
+                each = _json_each(Record.fields)
+                conds.append(exists(select(literal(1)).select_from(each).where(
+                    each.c.key.in_(plain), _contains(each.c.value, term))))
+            for name in chats:
+                msgs = _json_each(Record.fields, json_path(name))
+                conds.append(exists(select(literal(1)).select_from(msgs).where(or_(
+                    _contains(func.json_extract(msgs.c.value, "$.content"), term),
+                    _contains(func.json_extract(msgs.c.value, "$.role"), term),
+                ))))
+            return or_(*conds)
+
+        return and_(true(), *[
+            or_(*[not_(found(term)) if negated else found(term) for negated, term in group]) for group in groups
+        ])
 
     def _filter_condition(self, flt: Filter) -> Any:
         if isinstance(flt, AndFilter):
@@ -374,19 +470,26 @@ class SQLSearchEngine(SearchEngine):
             column = _RECORD_COLUMNS.get(scope.property)
             if column is None:
                 raise UnprocessableEntityError(f"cannot filter records by {scope.property!r}")
+            what = f"record {scope.property}"
+            dates = scope.property in ("inserted_at", "updated_at")
             if isinstance(flt, TermsFilter):
                 values: list[Any] = list(flt.values)
                 if scope.property == "id":
                     values = _as_uuids(values)
+                elif dates:
+                    values = [_as_datetime(v, what) for v in values]
                 return column.in_(values)
-            if scope.property in ("inserted_at", "updated_at"):
-                return _range(column, _as_datetime(flt.ge), _as_datetime(flt.le))
-            return _range(column, flt.ge, flt.le)
+            if dates:
+                return _range(column, _as_datetime(flt.ge, what), _as_datetime(flt.le, what))
+            bounds = [b for b in (flt.ge, flt.le) if b is not None]
+            if not all(isinstance(b, str) for b in bounds):
+                raise UnprocessableEntityError(f"{what}: a range over text needs text bounds, got {bounds!r}")
+            return _range(cast(column, Text), flt.ge, flt.le)
         if isinstance(scope, MetadataFilterScope):
             path = json_path(scope.metadata_property)
             if isinstance(flt, TermsFilter):
                 return _json_contains_any(Record.metadata_, path, [str(v) for v in flt.values])
-            return _range(_json_number(Record.metadata_, path), flt.ge, flt.le)
+            return _number_range(_json_number(Record.metadata_, path), flt, f"metadata {scope.metadata_property}")
         if isinstance(scope, SuggestionFilterScope):
             prop = scope.property or "value"
             sub = (
@@ -400,10 +503,13 @@ class SQLSearchEngine(SearchEngine):
                 if isinstance(flt, TermsFilter):
                     cond = _json_contains_any(column, None, [str(v) for v in flt.values])
                 else:
-                    cond = _range(_json_number(column, "$"), flt.ge, flt.le)
+                    cond = _number_range(_json_number(column, "$"), flt, f"suggestion {scope.question} {prop}")
             else:
                 column = Suggestion.agent if prop == "agent" else Suggestion.type
-                cond = column.in_(list(flt.values)) if isinstance(flt, TermsFilter) else _range(column, flt.ge, flt.le)
+                if isinstance(flt, TermsFilter):
+                    cond = column.in_(list(flt.values))
+                else:
+                    raise UnprocessableEntityError(f"suggestion {scope.question} {prop}: cannot filter by a range")
             return exists(sub.where(cond))
         raise UnprocessableEntityError(f"cannot process filter scope {scope}")
 
@@ -419,7 +525,7 @@ class SQLSearchEngine(SearchEngine):
             if isinstance(flt, TermsFilter):
                 cond = _json_contains_any(Response.values, path, [str(v) for v in flt.values])
             else:
-                cond = _range(_json_number(Response.values, path), flt.ge, flt.le)
+                cond = _number_range(_json_number(Response.values, path), flt, f"response {scope.question}")
             return exists(self._user_responses(scope.user).where(cond))
         if scope.property == "status" and isinstance(flt, TermsFilter):
             statuses = [str(v) for v in flt.values]
@@ -469,6 +575,19 @@ class SQLSearchEngine(SearchEngine):
         else:
             raise UnprocessableEntityError(f"cannot sort by {scope}")
         return expr.desc().nulls_last() if str(order.order) == "desc" else expr.asc().nulls_last()
+
+
+def _scopes(flt: Filter | None, sort: list[Order] | None) -> list[Any]:
+    """Every filter and sort scope of a search."""
+    out: list[Any] = []
+    stack = [flt] if flt is not None else []
+    while stack:
+        item = stack.pop()
+        if isinstance(item, AndFilter):
+            stack.extend(item.filters)
+        else:
+            out.append(item.scope)
+    return out + [order.scope for order in sort or []]
 
 
 def register() -> type:
