@@ -143,8 +143,9 @@ def _judge_answers(
     question_ids: Mapping[str, str],
     problems: list[str],
     where: str,
-) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
+) -> list[tuple[str, Any, str]]:
+    """Return ``(slot, stored value, agent)`` for each usable judge answer (``[]`` flags included)."""
+    out: list[tuple[str, Any, str]] = []
     for name, value in (judge or {}).items():
         if value is None:
             continue
@@ -164,9 +165,7 @@ def _judge_answers(
         except AnswerError as exc:
             problems.append(f"{where}: judge {exc}")
             continue
-        if stored == []:
-            continue  # Argilla stores no empty multi-label suggestion; "no flags" is the absence of one
-        out.append({"question_id": question_ids[slot], "value": stored, "agent": agent, "type": "model"})
+        out.append((slot, stored, agent))
     return out
 
 

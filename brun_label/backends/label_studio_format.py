@@ -189,6 +189,24 @@ def judge_predictions(
     return predictions, problems
 
 
+def judge_models(samples: Iterable[Sample]) -> Iterator[str]:
+    """Yield the judge model (the prediction's ``model_version``) of every sample's judge answers.
+
+    >>> from brun_label.model import sample_from_dict
+    >>> s = sample_from_dict({"id": "s", "prompt": "p", "judge_model": "m1", "judge": {"preference": "tie"},
+    ...     "candidates": [{"id": "a", "text": "x", "judge": {"tone_zone": 0}, "judge_model": "m2"},
+    ...                    {"id": "b", "text": "y"}]})
+    >>> list(judge_models([s]))
+    ['m2', 'm1']
+    """
+    for sample in samples:
+        for cand in sample.candidates:
+            if cand.judge:
+                yield cand.judge_model or sample.judge_model or DEFAULT_JUDGE_MODEL
+        if sample.judge:
+            yield sample.judge_model or DEFAULT_JUDGE_MODEL
+
+
 def task_payload(
     sample: Sample, rubric: Rubric, order: Sequence[str], config: ConfigIndex, n_slots: int | None = None
 ) -> tuple[dict[str, Any], list[str]]:
