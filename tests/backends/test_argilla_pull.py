@@ -73,6 +73,9 @@ def test_a_pull_holds_only_rated_candidates_the_judges_empty_flags_and_the_shown
     assert sorted(zip(mine["candidate_id"], mine["question"], map(json.dumps, mine["value"]), strict=True)) == [
         ("", "preference", '"pos-0-a"'), ("pos-0-a", "liability_flags", "[]"), ("pos-0-a", "tone_zone", "1")]
     assert set(mine["position"]) == {order.index("pos-0-a")}
+    texts = {c.id: c.text for c in _samples()[0].candidates}
+    for row in mine.itertuples():  # the slot's text on the server is the row's candidate
+        assert record["fields"][f"candidate_{'ab'[row.position]}"] == texts[row.candidate_id or row.value]
     assert set(mine["shown_order"]) == {json.dumps(order)} and set(table["rubric"]) == {rubric.identity}
 
     judge = table[(table["annotator"] == "judge:gpt-judge") & (table["item_id"] == "pos-0")]
