@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from pathlib import Path
@@ -82,13 +83,9 @@ def test_calibrated_confidence_is_a_monotone_probability(data: list[tuple[float,
     pred = predict(fit["model"], grid)
     assert all(0 <= p <= 1 for p in pred)
     if method == "isotonic" or fit["model"]["coef"] >= 0:
-        assert all(a <= b + 1e-12 for a, b in itertools_pairwise(pred))
+        assert all(a <= b + 1e-12 for a, b in itertools.pairwise(pred))
     else:
-        assert all(a >= b - 1e-12 for a, b in itertools_pairwise(pred))
-
-
-def itertools_pairwise(xs: list[float]) -> list[tuple[float, float]]:
-    return list(zip(xs, xs[1:], strict=False))
+        assert all(a >= b - 1e-12 for a, b in itertools.pairwise(pred))
 
 
 def test_swap_consistency_is_the_confidence_when_there_are_no_logprobs(rng: np.random.Generator) -> None:
