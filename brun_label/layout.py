@@ -218,9 +218,16 @@ def fill_unticked_flags(rubric: Rubric, rows: list[dict[str, Any]]) -> list[dict
             groups.setdefault(key, []).append(row)
     added: list[dict[str, Any]] = []
     for group in groups.values():
-        have = {(str(r["candidate_id"]), str(r["question"])) for r in group}
-        rated = list(dict.fromkeys(str(r["candidate_id"]) for r in group if r["candidate_id"]))
-        item_answered = any(not r["candidate_id"] for r in group)
+        have: set[tuple[str, str]] = set()
+        rated: dict[str, None] = {}  # in the order first answered
+        item_answered = False
+        for r in group:
+            cand = str(r["candidate_id"] or "")
+            have.add((cand, str(r["question"])))
+            if cand:
+                rated[cand] = None
+            else:
+                item_answered = True
         base = group[0]
         for q in flag_qs:
             targets = rated if q.scope == "candidate" else ([""] if item_answered else [])
@@ -283,3 +290,57 @@ def add_table_columns(
         else:
             row["position"] = None
     return rows
+
+
+def count_target(base: str, n_candidates: int) -> str:
+    """Return the name of the sibling project/dataset holding samples with ``n_candidates`` candidates.
+
+    Neither platform can show a different number of candidate slots per task (Label Studio's
+    ``visibleWhen`` reacts to the annotator's own choices, never to task data; Argilla's fields and
+    questions belong to the dataset), so samples are grouped by candidate count: the count the
+    ``base`` target was created with keeps its name, every other count gets a sibling with this
+    name (short: Label Studio titles stop at 50 characters). Push routes each sample there and
+    pull reads the base and every sibling.
+
+    >>> count_target("Crisis replies v1", 3)
+    'Crisis replies v1 (3)'
+    """
+    return f"{base} ({n_candidates})"
+
+
+def sibling_counts(base: str, names: Sequence[str]) -> dict[int, str]:
+    """Return ``{candidate count: name}`` of the siblings of ``base`` among ``names``.
+
+    >>> sibling_counts("p", ["p", "p (3)", "p (x)", "q (3)"])
+    {3: 'p (3)'}
+    """
+    out = {}
+    for n in range(2, 27):
+        if count_target(base, n) in names:
+            out[n] = count_target(base, n)
+    return out
+
+
+def route_by_count(samples: Sequence[Sample], base: str, base_count: int | None) -> dict[str, list[Sample]]:
+    """Group samples by candidate count and name each group's target (see :func:`count_target`).
+
+    ``base_count`` is the slot count of the existing ``base`` target (None when it does not exist
+    yet: it is then created for the largest count among ``samples``). Order is kept per group.
+
+    >>> from brun_label.model import sample_from_dict
+    >>> def s(i, n):
+    ...     return sample_from_dict({"id": i, "prompt": "p",
+    ...                              "candidates": [{"id": f"{i}{k}", "text": str(k)} for k in range(n)]})
+    >>> {t: [x.id for x in g] for t, g in route_by_count([s("a", 3), s("b", 4), s("c", 3)], "P", None).items()}
+    {'P (3)': ['a', 'c'], 'P': ['b']}
+    >>> list(route_by_count([s("a", 3)], "P", 4))
+    ['P (3)']
+    """
+    if not samples:
+        return {base: []}
+    counts = [max(2, len(x.candidates)) for x in samples]
+    home = base_count if base_count is not None else max(counts)
+    out: dict[str, list[Sample]] = {}
+    for sample, n in zip(samples, counts, strict=True):
+        out.setdefault(base if n == home else count_target(base, n), []).append(sample)
+    return out
