@@ -36,7 +36,7 @@ PROJECT_FILE = "brun-label.yaml"
 GATE_KEYS = ("min_annotators", "min_share", "min_alpha", "max_flag_share", "min_gold_accuracy")
 _PSEUDONYM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 _KNOWN = {"version", "samples", "rubric", "rubric_identity", "platforms", "people", "overlap", "gates",
-          "table", "pseudonym_salt"}
+          "table", "pseudonym_salt", "gold", "gold_share", "max_overlap", "adjudicators"}
 
 
 class ProjectError(ValueError):
@@ -93,6 +93,20 @@ class Project:
     gates: Mapping[str, float] = field(default_factory=dict)
     table: str = ".brun-label/project/annotations.parquet"
     pseudonym_salt: str | None = None
+    gold: str | None = None
+    """A gold file (samples with known answers), mixed into the push at ``gold_share``."""
+    gold_share: float = 0.1
+    max_overlap: int | None = None
+    """Adaptive overlap: ``route`` adds annotators up to this many per item (``overlap`` is the start)."""
+    adjudicators: tuple[str, ...] = ()
+    """People (names from ``people``) who may decide disputed items in the adjudication project."""
+
+    @property
+    def state_dir(self) -> str:
+        """Where the project keeps its state (next to the table)."""
+        import os
+
+        return os.path.dirname(self.table) or "."
 
     def person_for(self, platform: str, identity: str) -> Person | None:
         """Return the person whose identity on ``platform`` is ``identity`` (case-insensitive)."""
@@ -215,9 +229,29 @@ def project_from_dict(raw: Any) -> Project:
     table = _str(raw.get("table", ".brun-label/project/annotations.parquet"), ("table",))
     assert table is not None
     salt = _str(raw.get("pseudonym_salt"), ("pseudonym_salt",), optional=True)
-    return Project(samples=samples, rubric=rubric, targets=targets,
-                   people=_people(raw.get("people"), list(targets)), rubric_identity=identity,
-                   overlap=overlap, gates=gates, table=table, pseudonym_salt=salt)
+    gold = _str(raw.get("gold"), ("gold",), optional=True)
+    share = raw.get("gold_share", 0.1)
+    if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share < 1:
+        raise ProjectError(("gold_share",), "must be a share between 0 and 1 (e.g. 0.1)")
+    max_overlap = raw.get("max_overlap")
+    if max_overlap is not None:
+        if isinstance(max_overlap, bool) or not isinstance(max_overlap, int) or max_overlap < 1:
+            raise ProjectError(("max_overlap",), "must be a positive integer")
+        if overlap is not None and max_overlap < overlap:
+            raise ProjectError(("max_overlap",), f"is below overlap ({overlap})")
+    people = _people(raw.get("people"), list(targets))
+    adjudicators_raw = raw.get("adjudicators") or []
+    if not isinstance(adjudicators_raw, Sequence) or isinstance(adjudicators_raw, str):
+        raise ProjectError(("adjudicators",), "must be a list of people's names")
+    names = {p.name for p in people}
+    for i, a in enumerate(adjudicators_raw):
+        if a not in names:
+            raise ProjectError(("adjudicators", i), f"{a!r} is not a person of the project (people[].name)")
+    if gold is not None and salt is None:
+        raise ProjectError(("pseudonym_salt",), "a project with gold items needs its salt (brun-label init writes one)")
+    return Project(samples=samples, rubric=rubric, targets=targets, people=people, rubric_identity=identity,
+                   overlap=overlap, gates=gates, table=table, pseudonym_salt=salt, gold=gold,
+                   gold_share=float(share), max_overlap=max_overlap, adjudicators=tuple(adjudicators_raw))
 
 
 def project_to_dict(project: Project) -> dict[str, Any]:
@@ -248,6 +282,13 @@ def project_to_dict(project: Project) -> dict[str, Any]:
         out["overlap"] = project.overlap
     if project.gates:
         out["gates"] = {k: (int(v) if k == "min_annotators" else v) for k, v in project.gates.items()}
+    if project.gold:
+        out["gold"] = project.gold
+        out["gold_share"] = project.gold_share
+    if project.max_overlap is not None:
+        out["max_overlap"] = project.max_overlap
+    if project.adjudicators:
+        out["adjudicators"] = list(project.adjudicators)
     out["table"] = project.table
     if project.pseudonym_salt:
         out["pseudonym_salt"] = project.pseudonym_salt

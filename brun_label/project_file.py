@@ -72,7 +72,8 @@ def load_project(path: str | os.PathLike[str]) -> Project:
 
     rubric = project.rubric if "/" not in project.rubric and not project.rubric.endswith((".yaml", ".yml", ".json")) \
         else resolve(project.rubric)
-    return replace(project, samples=resolve(project.samples), rubric=rubric, table=resolve(project.table))
+    return replace(project, samples=resolve(project.samples), rubric=rubric, table=resolve(project.table),
+                   gold=resolve(project.gold) if project.gold else None)
 
 
 def dump_project(project: Project) -> str:

@@ -8,6 +8,7 @@ import click
 
 from brun_label.cli.output import echo_json
 from brun_label.errors import InputError
+from brun_label.importers.gold import read_gold
 from brun_label.importers.samples import read_samples
 from brun_label.project import (
     PLATFORM_TARGET_KEYS,
@@ -50,13 +51,23 @@ def parse_person(text: str) -> dict[str, str]:
 @click.option("--argilla-workspace", default=None, metavar="NAME", help="Argilla workspace.")
 @click.option("--person", "people", multiple=True, metavar="NAME:PLATFORM=ID,...",
               help="A person and their identity on each platform (repeatable).")
-@click.option("--overlap", type=click.IntRange(min=1), default=None, help="Annotators wanted per item.")
+@click.option("--overlap", type=click.IntRange(min=1), default=None,
+              help="Annotators per item (with --max-overlap: the start of adaptive overlap).")
+@click.option("--max-overlap", type=click.IntRange(min=1), default=None,
+              help="Adaptive overlap: `brun-label route` adds annotators up to this many per item.")
+@click.option("--gold", "gold_file", default=None, type=click.Path(dir_okay=False),
+              help="Gold file: samples with known answers, mixed into the push (checked now).")
+@click.option("--gold-share", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True), default=0.1,
+              show_default=True, help="Share of gold items mixed in, relative to the samples.")
+@click.option("--adjudicator", "adjudicators", multiple=True, metavar="NAME",
+              help="A person (by --person name) who decides disputed items (repeatable).")
 @click.option("--project-file", default=PROJECT_FILE, show_default=True, type=click.Path(dir_okay=False),
               help="Where to write the project file.")
 @click.option("--force", is_flag=True, help="Replace an existing project file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the project as JSON.")
 def init(samples_file: str, rubric_name: str, label_studio_project: str | None, argilla_dataset: str | None,
-         argilla_workspace: str | None, people: tuple[str, ...], overlap: int | None, project_file: str,
+         argilla_workspace: str | None, people: tuple[str, ...], overlap: int | None, max_overlap: int | None,
+         gold_file: str | None, gold_share: float, adjudicators: tuple[str, ...], project_file: str,
          force: bool, as_json: bool) -> None:
     """Write a project file: samples, rubric (with its fingerprint), platforms, people, overlap.
 
@@ -70,6 +81,8 @@ def init(samples_file: str, rubric_name: str, label_studio_project: str | None, 
     """
     rubric = load_rubric(rubric_name)
     read_samples(samples_file, rubric=rubric)
+    if gold_file is not None:
+        read_gold(gold_file, rubric)
     platforms: dict[str, dict[str, str]] = {}
     if label_studio_project:
         platforms["label-studio"] = {"project": label_studio_project}
@@ -96,12 +109,17 @@ def init(samples_file: str, rubric_name: str, label_studio_project: str | None, 
         "platforms": platforms,
         "people": [parse_person(p) for p in people] or None,
         "overlap": overlap,
+        "max_overlap": max_overlap,
+        "gold": rel(gold_file) if gold_file else None,
+        "gold_share": gold_share if gold_file else None,
+        "adjudicators": list(adjudicators) or None,
         "pseudonym_salt": new_salt(),
     }
     try:
         project = project_from_dict({k: v for k, v in raw.items() if v is not None})
     except ProjectError as exc:
-        flag = {"platforms": "--label-studio-project/--argilla-dataset", "people": "--person"}.get(
+        flag = {"platforms": "--label-studio-project/--argilla-dataset", "people": "--person",
+                "adjudicators": "--adjudicator", "max_overlap": "--max-overlap"}.get(
             str(exc.path[0]) if exc.path else "", render_path(exc.path))
         raise InputError(exc.message, field=flag) from None
     write_project(project, project_file, overwrite=force)
