@@ -32,6 +32,7 @@ from typing import Any
 import pandas as pd
 
 from brun_label.backends.base import Backend, PullOptions
+from brun_label.masking import KeyMap, unmask_table
 from brun_label.model import JUDGE_PREFIX
 from brun_label.people import PeopleReport, attribute_people
 from brun_label.project import Project
@@ -79,9 +80,14 @@ def merge_platform_tables(tables: Mapping[str, pd.DataFrame]) -> tuple[pd.DataFr
 
 
 def pull_project(project: Project, rubric: Rubric, make_backend: BackendFactory, *,
-                 include_judge: bool = True, progress: Callable[[str, int, int], None] | None = None
-                 ) -> ProjectPullResult:
-    """Pull every platform of ``project`` and return the merged, attributed table (not yet written)."""
+                 include_judge: bool = True, progress: Callable[[str, int, int], None] | None = None,
+                 keys: KeyMap | None = None) -> ProjectPullResult:
+    """Pull every platform of ``project`` and return the merged, attributed table (not yet written).
+
+    ``keys`` maps the opaque ids of a project pushed with gold items back to the real ones
+    (:func:`brun_label.project_push.project_samples` gives it); rows of items the project does
+    not know are left out and counted in the notes.
+    """
     result = ProjectPullResult(table=empty_table())
     tables: dict[str, pd.DataFrame] = {}
     for platform, target in project.targets.items():
@@ -94,7 +100,12 @@ def pull_project(project: Project, rubric: Rubric, make_backend: BackendFactory,
                 progress(platform, done, total)
 
         pulled = backend.pull(rubric, options, on_progress)
-        tables[platform] = pulled.table
+        table = pulled.table
+        if keys is not None:
+            table, unknown = unmask_table(table, keys, rubric)
+            if unknown:
+                result.notes.append(f"{platform}: {unknown} row(s) about items this project did not push, left out")
+        tables[platform] = table
         result.rows_per_platform[platform] = len(pulled.table)
         result.invalid += [f"{platform}: {problem}" for problem in pulled.invalid]
     merged, result.judge_rows_dropped = merge_platform_tables(tables)
