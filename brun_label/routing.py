@@ -101,3 +101,30 @@ def plan_routing(items: pd.DataFrame, voters: Mapping[str, int], targets: Mappin
         else:
             plan.exhausted.append(item)
     return plan
+
+
+def assign_rounds(table: pd.DataFrame, start: int) -> pd.Series:
+    """Number each person's answers to an item by the routing round that asked for them.
+
+    Round 1 holds the first ``start`` people to submit an item; each round after it adds exactly one
+    person (:func:`plan_routing` extends by one), so the ``start + k``-th person is round ``k + 1``.
+    People are ordered by their first submission to the item; judges' rows and rows of people who
+    never submitted get round 1.
+
+    >>> from brun_label.table import make_table
+    >>> t = make_table([{"item_id": "s1", "question": "q", "annotator": a, "value": 1, "submitted_at": at}
+    ...                 for a, at in [("x", "2026-01-01"), ("y", "2026-01-02"), ("z", "2026-01-05"), ("x", "2026-01-06")]])
+    >>> assign_rounds(t, start=2).tolist()
+    [1, 1, 2, 1]
+    """
+    if table.empty:
+        return pd.Series([], dtype="int64", index=table.index)
+    people = (table["status"] == "submitted") & ~table["annotator"].astype(str).str.startswith(JUDGE_PREFIX)
+    when = pd.to_datetime(table["submitted_at"], errors="coerce", utc=True)
+    sub = pd.DataFrame({"item_id": table["item_id"], "annotator": table["annotator"], "t": when})[people]
+    first = sub.groupby(["item_id", "annotator"], sort=False)["t"].min().reset_index()
+    first["i"] = first.sort_values(["item_id", "t"], na_position="last", kind="stable").groupby("item_id").cumcount()
+    first["round"] = (first["i"] - start + 2).clip(lower=1)
+    rounds = table[["item_id", "annotator"]].merge(first[["item_id", "annotator", "round"]],
+                                                   on=["item_id", "annotator"], how="left")["round"]
+    return pd.Series(rounds.fillna(1).astype("int64").to_numpy(), index=table.index)
