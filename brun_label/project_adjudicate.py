@@ -27,7 +27,7 @@ Examples
 >>> print(answers_digest(t, s, load_rubric("de-escalation"), ["b", "a"]))
 Answers so far (2 annotators):
 Candidate B · Tone zone: ana -1 Soft; bo +1 Firm
-Which reply would you send?: ana B
+Which reply would you send?: ana A
 """
 
 from __future__ import annotations
