@@ -54,9 +54,14 @@ STATUSES = ("submitted", "draft", "discarded", "skipped")
 #: The annotator name given to LLM-judge rows: they are compared with humans, never vote.
 JUDGE_PREFIX = "judge:"
 
-_SAMPLE_KEYS = {"id", "category", "prompt", "metadata", "candidates", "judge", "judge_model",
+#: Who wrote a candidate's text, or its judge scores (``source``, ``judge_source``): ``model`` (an
+#: LLM, named by ``model`` / ``judge_model``) or ``hand-written`` (a person, e.g. the bundled
+#: examples: a hand-written candidate names no ``model``). Absent: not recorded.
+SOURCES = ("model", "hand-written")
+
+_SAMPLE_KEYS = {"id", "category", "prompt", "metadata", "candidates", "judge", "judge_model", "judge_source",
                 "judge_confidence", "judge_order"}
-_CANDIDATE_KEYS = {"id", "text", "model", "persona", "arc", "judge", "judge_model", "params",
+_CANDIDATE_KEYS = {"id", "text", "model", "persona", "arc", "judge", "judge_model", "params", "source", "judge_source",
                    "judge_confidence"}
 
 
@@ -92,11 +97,16 @@ class Candidate:
     #: Per judged question, how far the judge's answer can be trusted: ``{"logprob": …,
     #: "consistent": …, "calibrated": …}`` (see :mod:`brun_label.importers.judge`).
     judge_confidence: Mapping[str, Any] | None = None
+    #: Who wrote ``text``: ``model`` or ``hand-written`` (:data:`SOURCES`); None: not recorded.
+    source: str | None = None
+    #: Who wrote ``judge``: ``model`` (the LLM ``judge_model``) or ``hand-written``.
+    judge_source: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form, leaving out fields that are not set."""
         out: dict[str, Any] = {"id": self.id, "text": self.text}
-        for key in ("model", "persona", "arc", "judge", "judge_model", "params", "judge_confidence"):
+        for key in ("source", "model", "persona", "arc", "judge", "judge_source", "judge_model", "params",
+                    "judge_confidence"):
             value = getattr(self, key)
             if value is not None:
                 out[key] = dict(value) if isinstance(value, Mapping) else value
@@ -114,6 +124,8 @@ class Sample:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     judge: Mapping[str, Any] | None = None
     judge_model: str | None = None
+    #: Who wrote the item-level ``judge`` answers (like :attr:`Candidate.judge_source`).
+    judge_source: str | None = None
     #: Confidence of the item-level judge answers (like :attr:`Candidate.judge_confidence`).
     judge_confidence: Mapping[str, Any] | None = None
     #: The candidate ids in the order the judge was shown them (its positions, for position bias).
@@ -151,6 +163,8 @@ class Sample:
         out["candidates"] = [c.to_dict() for c in self.candidates]
         if self.judge is not None:
             out["judge"] = dict(self.judge)
+        if self.judge_source is not None:
+            out["judge_source"] = self.judge_source
         if self.judge_model is not None:
             out["judge_model"] = self.judge_model
         if self.judge_confidence is not None:
@@ -190,6 +204,17 @@ def _opt_mapping(obj: Mapping[str, Any], key: str, path: str) -> Mapping[str, An
     if not isinstance(value, Mapping):
         raise SampleError(f"{path}{key}", f"must be an object, got {type(value).__name__}")
     return dict(value)
+
+
+def _source(obj: Mapping[str, Any], key: str, path: str) -> str | None:
+    value = _opt_str(obj, key, path)
+    if value is not None and value not in SOURCES:
+        raise SampleError(f"{path}{key}", f"must be {' or '.join(SOURCES)}, got {value!r}")
+    if value == "hand-written" and key == "source" and not _is_blank(obj.get("model")):
+        raise SampleError(f"{path}model", "a hand-written candidate names no model (leave model out)")
+    if value is not None and key == "judge_source" and _is_blank(obj.get("judge")):
+        raise SampleError(f"{path}{key}", "there are no judge scores to attribute")
+    return value
 
 
 def _parse_prompt(value: Any) -> str | tuple[Message, ...]:
@@ -252,6 +277,8 @@ def _parse_candidate(value: Any, index: int) -> Candidate:
         judge_model=_opt_str(value, "judge_model", path),
         params=_opt_mapping(value, "params", path),
         judge_confidence=_opt_mapping(value, "judge_confidence", path),
+        source=_source(value, "source", path),
+        judge_source=_source(value, "judge_source", path),
     )
 
 
@@ -306,6 +333,7 @@ def sample_from_dict(obj: Any) -> Sample:
         metadata=metadata,
         judge=_opt_mapping(obj, "judge", ""),
         judge_model=_opt_str(obj, "judge_model", ""),
+        judge_source=_source(obj, "judge_source", ""),
         judge_confidence=_opt_mapping(obj, "judge_confidence", ""),
         judge_order=_judge_order(obj.get("judge_order"), seen),
     )

@@ -234,16 +234,39 @@ def _annotator_lines(annotators: Mapping[str, Any] | None) -> list[str]:
         f"| simulated annotators (not people) | {sim} | yes |",
     ]
     judges = list(annotators.get("judges") or [])
-    lines.append(f"| LLM judges | {len(judges)} | never |")
+    lines.append(f"| judges (`judge:` rows) | {len(judges)} | never |")
     lines.append("")
     if sim:
         lines.append("Simulated annotators are programs that answer the rubric (named with "
                      "`--simulated-annotators`), not people: their answers stand in for annotators, for trying the workflow.")
     if judges:
-        lines.append("LLM judges (" + ", ".join(_code(j) for j in judges) + ") are compared with the "
+        lines.append("Judges (" + ", ".join(_code(j) for j in judges) + ") are compared with the "
                      "annotators in the agreement report; their rows never count as votes.")
     if not sim and not judges:
         lines.append("Every counted annotator is a person (no annotator was named as simulated).")
+    return lines
+
+
+def _count_words(counts: Mapping[str, Any], what: str, named: str) -> str:
+    parts = []
+    if counts.get("model"):
+        names = ", ".join(_code(m) for m in counts.get(named) or [])
+        parts.append(f"{counts['model']} by a model" + (f" ({names})" if names else ""))
+    if counts.get("hand-written"):
+        parts.append(f"{counts['hand-written']} hand-written examples (no model wrote them)")
+    if counts.get("not_recorded"):
+        parts.append(f"{counts['not_recorded']} whose source the sample file does not record")
+    return f"{what}: " + ("; ".join(parts) if parts else "none") + "."
+
+
+def _source_lines(sources: Mapping[str, Any] | None) -> list[str]:
+    """Who wrote the exported replies and the judge scores (from the samples' ``source`` fields)."""
+    if not sources:
+        return ["Who wrote the replies was not recorded for this export."]
+    lines = [f"- {_count_words(sources.get('replies', {}), 'Replies in the exported examples', 'models')}"]
+    scores = sources.get("judge_scores", {})
+    if any(scores.get(k) for k in ("model", "hand-written", "not_recorded")):
+        lines.append(f"- {_count_words(scores, 'Judge scores of these samples', 'judges')}")
     return lines
 
 
@@ -266,13 +289,17 @@ def render_card(summary: Mapping[str, Any]) -> str:
         "",
         f"# {title}: {headline}",
         "",
-        f"Made with `brun-label export dpo` from the annotations of {who}, with the "
+        f"Made with `brun-label export dpo` from the annotations of {who} on candidate replies, with the "
         f"rubric **{rubric['name']}** (version {rubric['version']}). Only examples a clear consensus of "
         f"annotators agreed on are included: nothing the annotators disputed.",
         "",
         "## Annotators",
         "",
         *_annotator_lines(annotators),
+        "",
+        "## Replies",
+        "",
+        *_source_lines(summary.get("sources")),
         "",
         "## Counts",
         "",
@@ -350,7 +377,8 @@ def render_card(summary: Mapping[str, Any]) -> str:
     }.get(str(prov), "")
     out += [
         "",
-        f"Provenance (sample and candidate ids, number of annotators, agreement, margin, rubric version) is "
+        f"Provenance (sample and candidate ids, number of annotators, agreement, margin, rubric version, "
+        f"and who wrote each reply: `source` model or hand-written, and the `model`) is "
         f"{prov_text}.",
     ]
     if split_info:

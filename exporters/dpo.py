@@ -69,6 +69,7 @@ from brun_label.exporters.formats import (
     PAIR_PROVENANCE,
     kto_record,
     pair_record,
+    reply_provenance,
 )
 from brun_label.exporters.pairs import (
     GateConfigError,
@@ -232,26 +233,83 @@ def build_examples(selection: Selection, samples: Mapping[str, Sample], rubric: 
     if fmt == "kto":
         for row in selection.kto.itertuples(index=False):
             s = samples[str(row.item_id)]
-            ex.records.append(kto_record(s, s.candidate(str(row.candidate_id)), bool(row.label)))
+            cand = s.candidate(str(row.candidate_id))
+            ex.records.append(kto_record(s, cand, bool(row.label)))
             ex.provenance.append(dict(zip(KTO_PROVENANCE, (
                 s.id, str(row.candidate_id), bool(row.label), s.category, int(row.n_annotators),
-                round(float(row.agreement), 6), base["rubric"], base["rubric_version"],
+                round(float(row.agreement), 6), base["rubric"], base["rubric_version"], *reply_provenance(cand),
             ), strict=True)))
             ex.groups.append(_scenario(s))
             ex.categories.append(s.category)
         return ex
     for row in selection.pairs.itertuples(index=False):
         s = samples[str(row.item_id)]
-        ex.records.append(pair_record(fmt, s, s.candidate(str(row.chosen_id)), s.candidate(str(row.rejected_id))))
+        chosen, rejected = s.candidate(str(row.chosen_id)), s.candidate(str(row.rejected_id))
+        ex.records.append(pair_record(fmt, s, chosen, rejected))
         share = float(row.preference_share)
         ex.provenance.append(dict(zip(PAIR_PROVENANCE, (
             s.id, str(row.chosen_id), str(row.rejected_id), s.category, int(row.n_annotators),
             round(float(row.agreement), 6), round(float(row.margin), 6), int(row.n_preference_votes),
             None if share != share else round(share, 6), base["rubric"], base["rubric_version"],
+            *reply_provenance(chosen), *reply_provenance(rejected),
         ), strict=True)))
         ex.groups.append(_scenario(s))
         ex.categories.append(s.category)
     return ex
+
+
+def sources_summary(selection: Selection, samples: Mapping[str, Sample], fmt: str) -> dict[str, Any]:
+    """Return who wrote the exported replies, and the judge scores of their samples.
+
+    ``{"replies": {"model": n, "hand-written": n, "not_recorded": n, "models": [...]},
+    "judge_scores": {... same, "judges": [...]}}``, counting each exported reply once and each
+    judged candidate or item of the exported samples once.
+
+    >>> from brun_label.model import sample_from_dict
+    >>> s = sample_from_dict({"id": "s1", "prompt": "p", "candidates": [
+    ...     {"id": "a", "text": "x", "source": "model", "model": "m1"},
+    ...     {"id": "b", "text": "y", "source": "hand-written", "judge": {"tone_zone": 1},
+    ...      "judge_source": "hand-written", "judge_model": "hand-written"}]})
+    >>> sel = Selection(pairs=pd.DataFrame({"item_id": ["s1"], "chosen_id": ["a"], "rejected_id": ["b"]}),
+    ...                 kto=pd.DataFrame(), items=pd.DataFrame(), candidates=pd.DataFrame())
+    >>> sources_summary(sel, {"s1": s}, "trl")["replies"]
+    {'model': 1, 'hand-written': 1, 'not_recorded': 0, 'models': ['m1']}
+    >>> sources_summary(sel, {"s1": s}, "trl")["judge_scores"]
+    {'model': 0, 'hand-written': 1, 'not_recorded': 0, 'judges': []}
+    """
+    if fmt == "kto":
+        used = set(zip(selection.kto["item_id"].astype(str), selection.kto["candidate_id"].astype(str), strict=True))
+    else:
+        p = selection.pairs
+        used = set(zip(p["item_id"].astype(str), p["chosen_id"].astype(str), strict=True))
+        used |= set(zip(p["item_id"].astype(str), p["rejected_id"].astype(str), strict=True))
+    replies: Counter[str] = Counter()
+    scores: Counter[str] = Counter()
+    models: set[str] = set()
+    judges: set[str] = set()
+
+    def judged(source: str | None, model: str | None) -> None:
+        scores[source or "not_recorded"] += 1
+        if source != "hand-written" and model:
+            judges.add(model)
+
+    for item_id in sorted({i for i, _ in used}):
+        s = samples[item_id]
+        for c in s.candidates:
+            if (item_id, c.id) in used:
+                source, model = reply_provenance(c)
+                replies[source or "not_recorded"] += 1
+                if model:
+                    models.add(model)
+            if c.judge is not None:
+                judged(c.judge_source, c.judge_model)
+        if s.judge is not None:
+            judged(s.judge_source, s.judge_model)
+    kinds = ("model", "hand-written", "not_recorded")
+    return {
+        "replies": {**{k: replies[k] for k in kinds}, "models": sorted(models)},
+        "judge_scores": {**{k: scores[k] for k in kinds}, "judges": sorted(judges)},
+    }
 
 
 def _scenario(sample: Sample) -> str:
@@ -377,6 +435,7 @@ def export_dpo(
             table, opts.simulated_annotators,
             pd.unique((selection.kto if opts.fmt == "kto" else selection.pairs)["item_id"]),
         ),
+        "sources": sources_summary(selection, by_id, opts.fmt),
         "samples": len(samples),
         "items": {"total": n_items, "exported": n_items - sum(reasons.values()), "excluded": reasons},
         "candidates": selection.counts["verdicts"],

@@ -48,15 +48,18 @@ JSONL_FORMATS = ("trl", "trl-chat", "openai", "kto")
 INLINE_OK = ("trl", "trl-chat", "kto")
 #: Formats stored as tables, always with provenance columns.
 TABLE_FORMATS = ("parquet", "hf")
-#: Provenance fields of a pair, in order.
+#: Provenance fields of a pair, in order. ``*_source`` is who wrote the reply (``model`` or
+#: ``hand-written``, None when the sample file does not say) and ``*_model`` the model that
+#: wrote it (None for hand-written text): see :func:`reply_provenance`.
 PAIR_PROVENANCE = (
     "sample_id", "chosen_id", "rejected_id", "category", "n_annotators", "agreement", "margin",
     "n_preference_votes", "preference_share", "rubric", "rubric_version",
+    "chosen_source", "chosen_model", "rejected_source", "rejected_model",
 )
 #: Provenance fields of an unpaired (KTO) example, in order.
 KTO_PROVENANCE = (
     "sample_id", "candidate_id", "label", "category", "n_annotators", "agreement", "rubric",
-    "rubric_version",
+    "rubric_version", "source", "model",
 )
 _SCHEMA_NAMES = (*JSONL_FORMATS, "provenance")
 
@@ -103,6 +106,23 @@ def prompt_string(sample: Sample) -> str:
     else:
         body = [f"{m['role'].capitalize()}: {m['content']}" for m in turns]
     return "\n\n".join([*system, *body])
+
+
+def reply_provenance(candidate: Candidate) -> tuple[str | None, str | None]:
+    """Return ``(source, model)`` of a reply, as the provenance records them.
+
+    A hand-written reply never names a model, whatever else the file says; a reply whose
+    source is not recorded keeps its ``model`` (it may have been drafted by a model).
+
+    >>> from brun_label.model import Candidate
+    >>> reply_provenance(Candidate("a", "hi", model="gpt-4o-mini", source="model"))
+    ('model', 'gpt-4o-mini')
+    >>> reply_provenance(Candidate("b", "hi", source="hand-written")), reply_provenance(Candidate("c", "hi"))
+    (('hand-written', None), (None, None))
+    """
+    if candidate.source == "hand-written":
+        return "hand-written", None
+    return candidate.source, candidate.model
 
 
 def _assistant(text: str) -> list[dict[str, str]]:

@@ -7,7 +7,8 @@ scenario, :func:`plan_drafts` picks ``n`` personas from the rubric's persona pac
 system prompt (persona + emotional arc), then the scenario's own messages. The requests go
 through :mod:`brun_label.importers.request_runner` (bounded concurrency or the Batch API, retries,
 the request cache, the atomic output), and :func:`assemble` turns the answers into samples in the foundation's
-sample format, with ``model``, ``persona``, ``arc`` and ``params`` recorded per candidate.
+sample format, with ``source: model``, ``model``, ``persona``, ``arc`` and ``params`` recorded per
+candidate.
 
 Ids are stable: the sample keeps the scenario id (derived from category and prompt when the
 scenario has none) and a candidate id is derived from the scenario id, the persona and the
@@ -201,7 +202,7 @@ def assemble(scenarios: Sequence[Sample], plan: Mapping[Any, PlannedCandidate],
                 params["seed"] = params["seed"] + 1000 * answer.draw
         per_scenario[planned.scenario].append(Candidate(
             id=candidate_id(sc.id, planned.persona, planned.position),
-            text=answer.content.strip(), model=answer.model or model,
+            text=answer.content.strip(), source="model", model=answer.model or model,
             persona=planned.persona, arc=planned.arc, params=params,
         ))
     samples = []

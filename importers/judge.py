@@ -425,18 +425,21 @@ def apply_judgement(sample: Sample, judgement: Judgement, model: str, *,
     """Return ``sample`` with the judge scores stored on its candidates (and item).
 
     ``order`` (the candidate order the judge saw) becomes ``judge_order``; ``confidence`` fills
-    ``judge_confidence`` next to each score. A previous calibration is dropped with the scores.
+    ``judge_confidence`` next to each score. The scores are marked ``judge_source: model``. A
+    previous calibration is dropped with the scores.
     """
     conf_c, conf_i = (confidence or Confidence()).entries(judgement)
     cands = tuple(
-        replace(c, judge=judgement.candidates[c.id], judge_model=model, judge_confidence=conf_c.get(c.id))
+        replace(c, judge=judgement.candidates[c.id], judge_model=model, judge_source="model",
+                judge_confidence=conf_c.get(c.id))
         if c.id in judgement.candidates else c
         for c in sample.candidates)
     out = replace(sample, candidates=cands)
     if order is not None:
         out = replace(out, judge_order=tuple(order))
     if judgement.item:
-        return replace(out, judge=dict(judgement.item), judge_model=model, judge_confidence=conf_i or None)
+        return replace(out, judge=dict(judgement.item), judge_model=model, judge_source="model",
+                       judge_confidence=conf_i or None)
     return out
 
 

@@ -50,7 +50,7 @@ def _scenario_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """The sample schema without candidates or judge answers: what a scenario may hold."""
     out = copy.deepcopy(schema)
     out["required"] = [k for k in out["required"] if k != "candidates"]
-    for key in ("candidates", "judge", "judge_model"):
+    for key in ("candidates", "judge", "judge_model", "judge_source"):
         del out["properties"][key]
     return out
 
@@ -108,9 +108,46 @@ def test_candidates_are_full_drafts_with_provenance(name: str) -> None:
         for cand in rec["candidates"]:
             n_words = len(re.findall(r"\S+", cand["text"]))
             assert MIN_WORDS <= n_words <= MAX_WORDS, (cand["id"], n_words)
-            assert cand.get("persona") and cand.get("arc") and cand.get("model"), cand["id"]
+            assert cand.get("persona") and cand.get("arc"), cand["id"]
         personas = [c["persona"] for c in rec["candidates"]]
         assert len(set(personas)) == len(personas), rec["id"]
+
+
+@pytest.mark.parametrize("name", SAMPLE_FILES)
+def test_bundled_samples_claim_no_model_that_did_not_write_them(name: str) -> None:
+    """The bundled replies and judge scores were written by hand: they say so and name no model."""
+    samples = read_samples(sample_path(name))
+    for s in samples:
+        for c in s.candidates:
+            assert (c.source, c.model) == ("hand-written", None), c.id
+            if c.judge is not None:
+                assert (c.judge_source, c.judge_model) == ("hand-written", "hand-written"), c.id
+        if s.judge is not None:
+            assert (s.judge_source, s.judge_model) == ("hand-written", "hand-written"), s.id
+    for rec in _records(name):  # the file itself, not only what the parser keeps
+        assert "model" not in json.dumps([sorted(c) for c in rec["candidates"]]).replace("judge_model", "")
+
+
+def test_a_hand_written_candidate_naming_a_model_is_refused(schema: dict[str, Any]) -> None:
+    from brun_label.model import SampleError
+
+    rec = _records("de-escalation")[0]
+    bad = copy.deepcopy(rec)
+    bad["candidates"][0]["model"] = "gpt-4o-mini"
+    with pytest.raises(SampleError, match=r"candidates\[0\]\.model: a hand-written candidate names no model"):
+        sample_from_dict(bad)
+    assert list(_validator(schema).iter_errors(bad)), "the schema refuses it too"
+    unknown = copy.deepcopy(rec)
+    unknown["candidates"][1]["source"] = "person"
+    with pytest.raises(SampleError, match=r"candidates\[1\]\.source: must be model or hand-written"):
+        sample_from_dict(unknown)
+    assert list(_validator(schema).iter_errors(unknown))
+    orphan = copy.deepcopy(rec)
+    orphan["candidates"][0].pop("judge", None)
+    orphan["candidates"][0]["judge_source"] = "model"
+    with pytest.raises(SampleError, match="judge_source: there are no judge scores"):
+        sample_from_dict(orphan)
+    assert list(_validator(schema).iter_errors(orphan))
 
 
 def test_de_escalation_shape() -> None:
@@ -239,3 +276,17 @@ def test_bundled_files_fit_their_rubric_packs():
         path = resources.files("brun_label.data") / f"{pack}.jsonl"
         report = validate_samples(str(path), rubric=load_rubric(pack))
         assert report.ok, [p.render() for p in report.problems]
+
+
+def test_a_model_judging_a_bundled_sample_replaces_the_hand_written_scores_and_their_label() -> None:
+    from brun_label.importers.judge import Judgement, apply_judgement
+
+    s = next(s for s in read_samples(sample_path("de-escalation")) if s.judge is not None)
+    scores = {c.id: {"tone_zone": 0, "liability_flags": []} for c in s.candidates[:1]}
+    judged = apply_judgement(s, Judgement(candidates=scores, item={"preference": s.candidates[0].id}), "gpt-4o")
+    first, second = judged.candidates[0], judged.candidates[1]
+    assert (first.judge_source, first.judge_model, first.judge) == ("model", "gpt-4o", scores[first.id])
+    assert (second.judge_source, second.judge_model) == ("hand-written", "hand-written")  # not re-judged
+    assert (judged.judge_source, judged.judge_model) == ("model", "gpt-4o")
+    assert first.source == "hand-written" and first.model is None  # judging never changes who wrote it
+    assert sample_from_dict(judged.to_dict()) == judged

@@ -4,9 +4,12 @@ Each file is JSON Lines, one object per line:
 
 ``de-escalation.jsonl``, ``project-architect.jsonl``, ``socratic-mentor.jsonl``, ``deal-closer.jsonl``
     Samples in the sample format (``brun-label schema``) for the rubric pack of the same name:
-    a scenario with three or four contrasting candidate replies, each drafted under a persona
-    and an emotional arc. About half carry LLM-judge answers (``judge``, ``judge_model``) that are
-    plausible but not always right, so that judge-versus-human agreement has something to find.
+    a scenario with three or four contrasting candidate replies, each written for a persona and
+    an emotional arc. The replies are hand-written examples (``source: hand-written``, no
+    ``model``): no model wrote them. About half carry judge scores (``judge``) in the place an
+    LLM judge's would go, hand-written too (``judge_source: hand-written``, ``judge_model:
+    hand-written``), plausible but not always right, so that judge-versus-annotator agreement
+    has something to find.
 ``scenarios-de-escalation.jsonl``
     Scenarios without candidates (``id``, ``category``, ``prompt``, ``metadata``), the input of
     ``brun-label draft``.

@@ -12,6 +12,7 @@ from brun_label.errors import InputError
 from brun_label.exporters.card import render_card
 from brun_label.exporters.dpo import ExportOptions, export_dpo
 from brun_label.exporters.pairs import Pairing
+from brun_label.model import sample_from_dict
 from brun_label.rubrics import load_rubric
 from tests.exporters.helpers import item_rows, sample, table
 
@@ -59,8 +60,8 @@ def test_people_only_is_human_verified_and_mixed_says_both(tmp_path: Path) -> No
 
 def test_judges_are_named_as_judges_that_never_vote_and_input_text_is_inert(tmp_path: Path) -> None:
     _, card = export(tmp_path, ["ana", "ben", "cy"])
-    assert "| LLM judges | 1 | never |" in card
-    assert "LLM judges (``judge:gpt-4o`<i>x</i>``)" in card  # a code span: no HTML, no Markdown
+    assert "| judges (`judge:` rows) | 1 | never |" in card
+    assert "Judges (``judge:gpt-4o`<i>x</i>``)" in card  # a code span: no HTML, no Markdown
     assert "<b>" not in card.replace("`hr \\| <b>grievance</b>`", "")
     assert "| `hr \\| <b>grievance</b>` | 4 |" in card  # the | cannot split the table row
 
@@ -95,3 +96,29 @@ def test_a_summary_without_annotator_kinds_claims_nothing() -> None:
     }
     card = render_card(summary)
     assert "human" not in card.lower() and "kinds not recorded" in card
+
+
+def test_the_card_and_the_provenance_say_who_wrote_the_replies(tmp_path: Path) -> None:
+    _, t = dataset(["ana", "ben", "cy"])
+    samples = []
+    for i in range(3):
+        cands = [{"id": "g", "text": f"Hand-written good reply {i}.", "source": "hand-written",
+                  "judge": {"tone_zone": 0, "liability_flags": []}, "judge_source": "hand-written",
+                  "judge_model": "hand-written"},
+                 {"id": "b1", "text": f"Drafted reply {i}.", "source": "model", "model": "m-<1>"},
+                 {"id": "b2", "text": f"Unattributed reply {i}."}]
+        samples.append(sample_from_dict({"id": f"s{i}", "prompt": "Refund!", "candidates": cands}))
+    summary = export_dpo(t, samples, RUBRIC, tmp_path / "pairs.jsonl", ExportOptions(min_alpha=None))
+    # s0 gives no pair (its tie counts against both), so the replies of s1 and s2 are exported.
+    assert summary["sources"]["replies"] == {"model": 2, "hand-written": 2, "not_recorded": 2, "models": ["m-<1>"]}
+    assert summary["sources"]["judge_scores"] == {"model": 0, "hand-written": 2, "not_recorded": 0, "judges": []}
+    card = (tmp_path / "README.md").read_text(encoding="utf-8")
+    assert ("- Replies in the exported examples: 2 by a model (`m-<1>`); 2 hand-written examples "
+            "(no model wrote them); 2 whose source the sample file does not record.") in card
+    assert "- Judge scores of these samples: 2 hand-written examples (no model wrote them)." in card
+    import json
+
+    prov = [json.loads(line) for line in (tmp_path / "pairs.jsonl.provenance.jsonl").read_text().splitlines()]
+    got = {(p["rejected_id"], p["chosen_source"], p["chosen_model"], p["rejected_source"], p["rejected_model"])
+           for p in prov}
+    assert got == {("b1", "hand-written", None, "model", "m-<1>"), ("b2", "hand-written", None, None, None)}

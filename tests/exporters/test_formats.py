@@ -107,3 +107,34 @@ def test_schemas_ship_with_the_package():
     )
     pyproject = (Path(__file__).parents[2] / "pyproject.toml").read_text()
     assert '"brun_label.exporters" = ["*.json", "schemas/*.json"]' in pyproject
+
+
+@pytest.mark.parametrize("fmt", ["kto", "trl", "parquet"])
+def test_provenance_says_who_wrote_each_reply_and_the_schemas_accept_it(tmp_path, fmt):
+    from brun_label.model import sample_from_dict
+
+    samples = [sample_from_dict({"id": f"s{i}", "prompt": "Refund!", "candidates": [
+        {"id": "a", "text": f"In-zone reply {i}.", "source": "hand-written"},
+        {"id": "b", "text": f"Drafted reply {i}.", "source": "model", "model": "gpt-4o-mini"}]}) for i in range(3)]
+    t = table(*(item_rows(f"s{i}", {"a": [0, 0, 0], "b": [2, 2, 2]}) for i in range(3)))
+    out = tmp_path / ("p.parquet" if fmt == "parquet" else "p.jsonl")
+    export_dpo(t, samples, RUBRIC, out, ExportOptions(fmt=fmt, min_alpha=None,
+                                                       provenance="sidecar" if fmt == "parquet" else "inline"))
+    if fmt == "parquet":
+        import pandas as pd
+
+        rows = pd.read_parquet(out).to_dict(orient="records")
+    else:
+        rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+        for row in rows:
+            validator(fmt).validate(row)
+    if fmt == "kto":
+        got = {(r["candidate_id"], r["source"], r["model"]) for r in rows}
+        assert got == {("a", "hand-written", None), ("b", "model", "gpt-4o-mini")}
+    else:
+        got = {(r["chosen_source"], r["chosen_model"], r["rejected_source"], r["rejected_model"]) for r in rows}
+        assert got == {("hand-written", None, "model", "gpt-4o-mini")}
+    # A source that is neither model nor hand-written is refused.
+    assert not validator("provenance").is_valid({
+        "sample_id": "s", "candidate_id": "a", "label": True, "n_annotators": 3, "agreement": 1.0,
+        "rubric": "r", "rubric_version": "1", "source": "person"})

@@ -406,7 +406,7 @@ def test_draft_command_end_to_end(fake_openai: FakeOpenAIServer, tmp_path: Path)
         assert s.candidates[0].persona == "Diplomatic_Firmness"
         assert {c.persona for c in s.candidates} >= {"Over_Apologetic_Doormat", "Defensive_Robot_Lawyer"}
         for c in s.candidates:
-            assert c.model == "gpt-4o-mini" and c.arc and c.persona in c.text
+            assert c.model == "gpt-4o-mini" and c.source == "model" and c.arc and c.persona in c.text
             assert c.params == {"temperature": 0.9, "seed": 42}
             assert c.id == candidate_id(s.id, c.persona or "", s.candidates.index(c))
     first = out.read_bytes()
