@@ -36,6 +36,8 @@ _COMMANDS: dict[str, str] = {
     "draft": "brun_label.cli.draft:draft",
     "judge": "brun_label.cli.judge:judge",
     "agreement": "brun_label.cli.agreement:agreement",
+    "route": "brun_label.cli.route:route",
+    "adjudicate": "brun_label.cli.adjudicate:adjudicate",
 }
 
 

@@ -1,0 +1,58 @@
+"""The project file as the commands see it: ``--project-file``, its rubric, its backends, its table."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import click
+import pandas as pd
+
+from brun_label.backends.base import Backend
+from brun_label.cli.connection import make_backend
+from brun_label.errors import InputError
+from brun_label.project import Project, Target
+from brun_label.project_file import find_project_file, load_project
+from brun_label.rubric import Rubric
+from brun_label.rubrics import load_rubric
+
+
+def project_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--project-file`` (default: ``brun-label.yaml`` in the working folder, when there is one)."""
+    return click.option("--project-file", default=None, type=click.Path(dir_okay=False),
+                        help="Project file (default: ./brun-label.yaml when present).")(fn)
+
+
+def current_project(project_file: str | None, *, required: bool = True) -> Project | None:
+    """The project to use, or None when there is none and it is not ``required``."""
+    path = find_project_file(project_file)
+    if path is None:
+        if required:
+            raise InputError("no project file here (brun-label.yaml): run `brun-label init` first, "
+                             "or pass --project-file", field="--project-file")
+        return None
+    return load_project(path)
+
+
+def project_rubric(project: Project) -> Rubric:
+    """The project's rubric, refused when it no longer has the fingerprint the project started with."""
+    rubric = load_rubric(project.rubric)
+    if project.rubric_identity and rubric.identity != project.rubric_identity:
+        raise InputError(f"the project was started with rubric {project.rubric_identity}, but {project.rubric} is now "
+                         f"{rubric.identity}: a changed rubric needs a new project", field="rubric")
+    return rubric
+
+
+def backend_for(platform: str, target: Target) -> Backend:
+    """The backend of one platform of the project (URL and key variable from the project, else the environment)."""
+    return make_backend(platform, target.url, target.api_key_env)
+
+
+def read_project_table(project: Project, rubric: Rubric) -> pd.DataFrame:
+    """The project's merged table (written by the project pull)."""
+    from brun_label.importers.annotations import read_annotations
+
+    if not os.path.exists(project.table):
+        raise InputError("the project has no table yet: run `brun-label pull` first", path=project.table)
+    return read_annotations(project.table, rubric)
