@@ -19,6 +19,7 @@ from typing import Any
 from brun_label.backends.label_studio import LabelStudioBackend
 from brun_label.backends.label_studio_errors import sdk_errors
 from brun_label.errors import NotFoundError, ServerError
+from brun_label.layout import sibling_counts
 
 
 def _patch(backend: LabelStudioBackend, task_id: int, body: dict[str, Any]) -> None:
@@ -30,6 +31,29 @@ def _patch(backend: LabelStudioBackend, task_id: int, body: dict[str, Any]) -> N
                           f"(HTTP {response.status_code})")
 
 
+def _projects(backend: LabelStudioBackend, title: str) -> list[Any]:
+    """The project and its siblings holding other candidate counts (:func:`brun_label.layout.count_target`)."""
+    project = backend.find_project(title)
+    if project is None:
+        raise NotFoundError(f"no Label Studio project titled {title!r} at {backend.url}")
+    out = [project]
+    for name in sibling_counts(title, backend._target_names(title, None)).values():
+        sibling = backend.find_project(name)
+        if sibling is not None:
+            out.append(sibling)
+    return out
+
+
+def _tasks(backend: LabelStudioBackend, title: str, include: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for project in _projects(backend, title):
+        with sdk_errors(backend.url, "listing tasks"):
+            for t in backend.client.tasks.list(project=project.id, fields="task_only", include=include,
+                                               page_size=1000):
+                out[str((t.data or {}).get("brun_sample_id"))] = t
+    return out
+
+
 def set_overlaps(backend: LabelStudioBackend, title: str, targets: Mapping[str, int], *,
                  dry_run: bool = False) -> dict[str, int]:
     """Give each sample's task the overlap ``targets[sample_id]``; returns how many tasks changed per target.
@@ -37,18 +61,10 @@ def set_overlaps(backend: LabelStudioBackend, title: str, targets: Mapping[str, 
     A task whose overlap already equals its target is left alone (re-running changes nothing);
     a sample with no task is an error naming it.
     """
-    project = backend.find_project(title)
-    if project is None:
-        raise NotFoundError(f"no Label Studio project titled {title!r} at {backend.url}")
     changed: dict[str, int] = {}
     if not targets:
         return changed
-    with sdk_errors(backend.url, "listing tasks"):
-        tasks = {
-            (t.data or {}).get("brun_sample_id"): t
-            for t in backend.client.tasks.list(project=project.id, fields="task_only",
-                                               include="id,data,overlap,total_annotations", page_size=1000)
-        }
+    tasks = _tasks(backend, title, "id,data,overlap,total_annotations")
     missing = sorted(set(targets) - set(tasks))
     if missing:
         raise NotFoundError(f"Label Studio project {title!r} has no task for sample {missing[0]!r} "
@@ -66,10 +82,4 @@ def set_overlaps(backend: LabelStudioBackend, title: str, targets: Mapping[str, 
 
 def task_overlaps(backend: LabelStudioBackend, title: str) -> dict[str, int]:
     """Each sample's current task overlap (what the label stream works towards)."""
-    project = backend.find_project(title)
-    if project is None:
-        raise NotFoundError(f"no Label Studio project titled {title!r} at {backend.url}")
-    with sdk_errors(backend.url, "listing tasks"):
-        return {str((t.data or {}).get("brun_sample_id")): int(getattr(t, "overlap", 1) or 1)
-                for t in backend.client.tasks.list(project=project.id, fields="task_only",
-                                                   include="id,data,overlap", page_size=1000)}
+    return {sid: int(getattr(t, "overlap", 1) or 1) for sid, t in _tasks(backend, title, "id,data,overlap").items()}
