@@ -336,7 +336,7 @@ class ArgillaBackend:
             when = row.get("submitted_at")
             if isinstance(when, str) and when and not when.endswith("Z") and "+" not in when[10:]:
                 row["submitted_at"] = when + "Z"
-        table = pulled_table(rubric, rows, orders, judge_orders)
+        table = pulled_table(rubric, rows, orders, judge_orders, invalid)
         table = table.sort_values(["item_id", "candidate_id", "question", "annotator"], kind="stable")
         return PullResult(table=table.reset_index(drop=True), invalid=invalid, n_items=n_items, notes=notes)
 

@@ -176,13 +176,23 @@ def pulled_table(
     rows: list[dict[str, Any]],
     orders: Mapping[str, Sequence[str]],
     judge_orders: Mapping[str, Sequence[str]] | None = None,
+    invalid: list[str] | None = None,
 ) -> pd.DataFrame:
     """Build a pulled annotation table from decoded rows, the same way for every backend.
 
     Adds a person's ``[]`` for flags left unticked on a rated candidate
     (:func:`~brun_label.layout.fill_unticked_flags`), then the ``rubric``, ``position`` and
     ``shown_order`` columns (:func:`~brun_label.layout.add_table_columns`); ``position`` is a
-    nullable integer column.
+    nullable integer column. With ``invalid``, the table is also checked with
+    :func:`brun_label.answers.check_answers`, the check ``agreement`` and ``export`` make, so a
+    pulled answer is used or not the same way everywhere: rows it rejects are left out and
+    described in ``invalid``.
+
+    >>> from brun_label.rubrics import load_rubric
+    >>> rows = [{"item_id": "s1", "candidate_id": "", "question": "preference", "annotator": "a", "value": "c9"}]
+    >>> problems: list[str] = []
+    >>> len(pulled_table(load_rubric("de-escalation"), rows, {"s1": ["c1", "c2"]}, invalid=problems)), problems
+    (0, ["item s1, a: value: preference: 'c9' is not tie, both_bad or a candidate of item s1 (c1, c2)"])
     """
     from brun_label.layout import add_table_columns, fill_unticked_flags
     from brun_label.table import make_table
@@ -192,6 +202,15 @@ def pulled_table(
         if column not in table.columns:
             table[column] = pd.Series(dtype="object")
     table["position"] = table["position"].astype("Int64")
+    if invalid is not None and len(table):
+        from brun_label.answers import check_answers
+
+        kept, problems = check_answers(table, rubric, orders)
+        for p in problems:
+            row = table.iloc[p.row]
+            invalid.append(f"item {row['item_id']}, {row['annotator']}: {p.field}: {p.message}")
+        if problems:
+            table = kept.reset_index(drop=True)
     return table
 
 

@@ -365,7 +365,7 @@ class LabelStudioBackend:
                     reader.add_prediction(int(pred["task"]), pred.get("model_version"), pred.get("result") or [],
                                           pred.get("created_at"))
                 orders = {sid: order for sid, order in reader.orders.values()}
-                table = pulled_table(rubric, reader.rows, orders, reader.judge_orders)
+                table = pulled_table(rubric, reader.rows, orders, reader.judge_orders, reader.invalid)
         return PullResult(table=table, invalid=reader.invalid, n_items=reader.n_items, notes=notes)
 
     def _recorded_rubric(self, tasks: list[Any], title: str, rubric: Rubric | None) -> tuple[Rubric, list[str]]:
