@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from brun_label.answers import MAX_SHOWN
 from brun_label.backends.base import PullOptions
 from brun_label.cli.connection import PLATFORMS, make_backend, target_options
 from brun_label.cli.output import Progress, echo_json, info
@@ -11,9 +12,6 @@ from brun_label.errors import InputError
 from brun_label.exporters.tables import write_annotations
 from brun_label.importers.annotations import table_format
 from brun_label.rubrics import load_rubric
-
-#: Invalid answers printed one per line; the rest are counted.
-MAX_SHOWN = 20
 
 
 @click.command()
@@ -62,7 +60,7 @@ def pull(platform: str, target: str, workspace: str | None, url: str | None, api
     for problem in result.invalid[:MAX_SHOWN]:
         info(f"invalid answer (not used): {problem}")
     if len(result.invalid) > MAX_SHOWN:
-        info(f"... and {len(result.invalid) - MAX_SHOWN} more invalid answer(s)")
+        info(f"... and {len(result.invalid) - MAX_SHOWN} more")
     if strict and result.invalid:
         raise InputError(f"{len(result.invalid)} answer(s) do not fit the rubric; nothing written (--strict)",
                          field="--strict")

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -20,6 +21,8 @@ from brun_label.backends.base import PullOptions, PushOptions
 from brun_label.backends.label_studio import LabelStudioBackend
 from brun_label.cli import cli
 from brun_label.errors import InputError
+from brun_label.exporters.tables import write_annotations
+from brun_label.importers.annotations import read_annotations
 from brun_label.model import Sample, sample_from_dict
 from brun_label.rubrics import load_rubric, rubric_source
 from tests.fixtures.label_studio import choices
@@ -50,7 +53,7 @@ def _letter(order: list[str], cid: str) -> str:
 
 
 def test_a_pull_holds_only_rated_candidates_the_judges_empty_flags_and_the_shown_positions(
-        label_studio_server, label_studio_admin, ls_project_title):
+        label_studio_server, label_studio_admin, ls_project_title, tmp_path):
     samples = _samples()
     backend = _backend(label_studio_server)
     backend.push(samples, RUBRIC, PushOptions(target=ls_project_title))
@@ -81,6 +84,16 @@ def test_a_pull_holds_only_rated_candidates_the_judges_empty_flags_and_the_shown
                    ("pos-0-b", "tone_zone"): (-2, 0, shown), ("pos-0-b", "liability_flags"): (["admits_fault"], 0, shown),
                    ("", "preference"): ("pos-0-a", 1, shown)}
     assert table[table["item_id"] == "pos-1"]["annotator"].unique().tolist() == ["judge:gpt-judge"]
+
+    # The columns survive every table format agreement and export read.
+    def columns(t: Any) -> list[tuple[Any, ...]]:
+        return sorted((r.item_id, r.candidate_id, r.question, r.annotator, json.dumps(r.value), r.rubric,
+                       None if pd.isna(r.position) else int(r.position), r.shown_order) for r in t.itertuples())
+
+    for ext in ("jsonl", "csv", "parquet"):
+        path = tmp_path / f"pulled.{ext}"
+        write_annotations(table, path)
+        assert columns(read_annotations(path)) == columns(table), ext
 
 
 def _renamed_copy(tmp_path: Path) -> Path:
