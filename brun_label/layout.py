@@ -339,7 +339,7 @@ def route_by_count(samples: Sequence[Sample], base: str, base_count: int | None)
     if not samples:
         return {base: []}
     counts = [max(2, len(x.candidates)) for x in samples]
-    home = base_count if base_count is not None else max(counts)
+    home = base_count if base_count is not None and base_count >= 2 else max(counts)
     out: dict[str, list[Sample]] = {}
     for sample, n in zip(samples, counts, strict=True):
         out.setdefault(base if n == home else count_target(base, n), []).append(sample)

@@ -24,10 +24,11 @@ Examples
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from brun_label.model import candidate_label
-from brun_label.render_label_studio import hotkey_legend, option_text
+from brun_label.render_label_studio import option_text
 from brun_label.rubric import Question, Rubric, preference_options, slot_name
 
 
@@ -65,6 +66,20 @@ def _question(q: Question, name: str, title: str, n_candidates: int) -> dict[str
         "settings": settings,
         "type": settings["type"],
     }
+
+
+def field_text(text: str) -> str:
+    """Return ``text`` as the value of a non-markdown Argilla text field, shown as written.
+
+    Argilla's annotation page puts a non-markdown field into the page as HTML (``innerHTML``, or a
+    same-origin ``srcdoc`` frame when it looks like HTML), so a ``<script>`` or ``<img onerror>``
+    in an LLM reply would run with the annotator's session. Escaping ``&``, ``<`` and ``>`` makes the
+    browser show exactly the characters written and run nothing.
+
+    >>> field_text("<img src=x onerror=alert(1)> & co")
+    '&lt;img src=x onerror=alert(1)&gt; &amp; co'
+    """
+    return html.escape(text, quote=False)
 
 
 def argilla_field_names(n_candidates: int) -> list[str]:

@@ -1,7 +1,7 @@
 """The rubric renderers: Label Studio XML (checked in) and Argilla settings."""
 
-from importlib import resources
 from dataclasses import replace
+from importlib import resources
 from types import SimpleNamespace
 from xml.etree import ElementTree
 

@@ -71,6 +71,7 @@ from brun_label.layout import (
     task_fields,
 )
 from brun_label.model import JUDGE_PREFIX, Sample
+from brun_label.render_argilla import field_text
 from brun_label.rubric import BOTH_BAD, TIE, Question, Rubric, slot_name
 
 PLATFORM = "argilla"
@@ -203,7 +204,8 @@ def record_for_sample(
     """
     fields = task_fields(sample, order, n_slots)
     fields.pop("category", None)
-    record_fields = {k: v for k, v in fields.items() if v != ""}
+    # Shown as text, never markup (see render_argilla.field_text).
+    record_fields = {k: field_text(v) for k, v in fields.items() if v != ""}
     metadata: dict[str, Any] = {
         "category": sample.category,
         SAMPLE_ID_KEY: sample.id,

@@ -261,8 +261,14 @@ def chunks(tasks: Iterable[dict[str, Any]], max_tasks: int, max_bytes: int) -> I
 def guidelines_html(markdown: str) -> str:
     """Render a rubric's guidelines (paragraphs and ``**bold**``/``*italic*``) as the HTML Label Studio shows.
 
+    The text comes from a user's rubric file: it is escaped first, so the only markup in the result
+    is the ``<p>``, ``<b>`` and ``<i>`` added here (Label Studio puts instructions into the page as
+    HTML).
+
     >>> guidelines_html("Read **all** replies.\\n\\nPick *one*.")
     '<p>Read <b>all</b> replies.</p><p>Pick <i>one</i>.</p>'
+    >>> guidelines_html("**<img src=x onerror=alert(1)>**")
+    '<p><b>&lt;img src=x onerror=alert(1)&gt;</b></p>'
     """
     out = []
     for para in re.split(r"\n\s*\n", markdown.strip()):
@@ -272,6 +278,34 @@ def guidelines_html(markdown: str) -> str:
         if text:
             out.append(f"<p>{text}</p>")
     return "".join(out)
+
+
+def instructions_html(rubric: Rubric, n_slots: int) -> str:
+    """The project's instructions: the rubric's guidelines, then the hotkeys of this config.
+
+    >>> from brun_label.rubrics import load_rubric
+    >>> text = instructions_html(load_rubric("de-escalation"), 2)
+    >>> "<p><b>Hotkeys</b></p>" in text and "Tone zone of B: q-t" in text
+    True
+    """
+    from brun_label.render_label_studio import hotkey_legend
+
+    legend = "".join(f"<p>{html.escape(line)}</p>" for line in hotkey_legend(rubric, n_slots))
+    body = guidelines_html(rubric.guidelines or rubric.description)
+    return body + ("<p><b>Hotkeys</b></p>" + legend if legend else "")
+
+
+#: What the open-source edition cannot do, said on every push (and in the README).
+BLINDING_NOTE = (
+    "Label Studio's open-source edition has no roles and no blinding: every member of the organization can "
+    "open and update other members' annotations, see the judge's predictions in the Data Manager and delete "
+    "the project. brun-label's default Data Manager tab hides the annotator, annotation and prediction "
+    "columns and predictions do not pre-label tasks (unless --show-judge), but any member can turn them back on; use Argilla (or "
+    "Label Studio Enterprise) when annotators must not see each other's answers"
+)
+
+#: Data Manager columns that show who answered what (hidden on the tab push creates).
+ANNOTATOR_COLUMNS = ("annotators", "annotations_results", "annotations_ids", "updated_by", "cancelled_annotations")
 
 
 def _raw_answer(region: dict[str, Any]) -> Any:
