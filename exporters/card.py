@@ -49,7 +49,7 @@ CARD_MARKER = "<!-- dataset card written by `brun-label export dpo`: safe to reg
 #: What each exclusion reason means, for the card.
 REASON_TEXT = {
     "preference_contradicts": "clear good/bad verdicts, but the explicit preference votes disagreed with every pair",
-    "not_annotated": "no counted vote (no submitted annotation; LLM-judge rows never count)",
+    "not_annotated": "no counted vote (no submitted annotation; judge rows never count)",
     "both_bad": "every candidate judged bad by a clear consensus (goes to `kto` as negatives)",
     "tie": "every candidate judged good by a clear consensus (goes to `kto` as positives)",
     "too_few_annotators": "a candidate had fewer than `min_annotators` counted annotators",
@@ -322,7 +322,7 @@ def render_card(summary: Mapping[str, Any]) -> str:
     out += [
         "",
         f"Rows not counted: {ignored.get('not_submitted', 0)} not submitted (draft, skipped, discarded), "
-        f"{ignored.get('judge', 0)} from LLM judges (`judge:` annotators never vote).",
+        f"{ignored.get('judge', 0)} judge rows (`judge:` annotators never vote).",
     ]
     cats = summary.get("categories") or {}
     if cats:
@@ -337,7 +337,7 @@ def render_card(summary: Mapping[str, Any]) -> str:
         + ("no annotator ticked any flag (a flag is a veto)" if not gates["max_flag_share"]
            else f"at most {gates['max_flag_share']:.0%} of them ticked any flag")
         + f"; *bad* when at least {gates['min_share']:.0%} put it out of the zone or flagged it. "
-        "Only submitted answers count; LLM judges never vote.",
+        "Only submitted answers count; judges never vote.",
         "- **Pairs**: a good candidate against a bad candidate of the same scenario, unless more than "
         f"{1 - gates['min_share']:.0%} of the explicit preference votes contradict that pair: a vote for the "
         "rejected one, \"both bad\", or a tie that includes the rejected one. A tie says two or more replies share "
@@ -345,8 +345,9 @@ def render_card(summary: Mapping[str, Any]) -> str:
         "more candidates a tie between the good ones never blocks good over bad; a tie from a voter who judged "
         "fewer than two replies good counts against every pair of the scenario.",
         f"- **Pairing**: {_pairing_text(pairing)}",
-        f"- **Agreement**: export blocked when Krippendorff's α of a gated question is below {gates['min_alpha']}"
-        + (" (overridden with `--force` for this export)." if gates.get("force") else "."),
+        (f"- **Agreement**: export blocked when Krippendorff's α of a gated question is below {gates['min_alpha']}"
+         + (" (overridden with `--force` for this export)." if gates.get("force") else "."))
+        if gates.get("min_alpha") is not None else "- **Agreement**: no α gate for this export.",
         "",
         "## Agreement per question",
         "",

@@ -122,3 +122,9 @@ def test_the_card_and_the_provenance_say_who_wrote_the_replies(tmp_path: Path) -
     got = {(p["rejected_id"], p["chosen_source"], p["chosen_model"], p["rejected_source"], p["rejected_model"])
            for p in prov}
     assert got == {("b1", "hand-written", None, "model", "m-<1>"), ("b2", "hand-written", None, None, None)}
+
+
+def test_judge_rows_are_never_called_llm_and_an_absent_alpha_gate_is_said_plainly(tmp_path: Path) -> None:
+    _, card = export(tmp_path, ["ana", "ben", "cy"])
+    assert "LLM" not in card.split("## Load and train")[0]  # a judge: row may be hand-written scores
+    assert "- **Agreement**: no α gate for this export." in card
