@@ -11,6 +11,20 @@ platform in the project file, in the file's order:
    two platforms counts once, the later answer) and write the typed table atomically to the
    project's ``table`` path.
 
+**Incremental pulls** (``full=False`` with a ``state_dir``, the project's ``.brun-label/project``):
+each platform is asked only what changed since the last pull
+(:mod:`brun_label.backends.label_studio_changes`, :mod:`brun_label.backends.argilla_changes`),
+the items that changed are read again whole and merged into that platform's table from the last
+pull (:func:`brun_label.incremental.merge_changes`, on the platform's own item ids, before they are
+unmasked), and steps 2-3 run on the result as on a full pull's. What a platform's next pull needs
+is kept in ``pull-state.json`` and one cached table per platform, all written atomically, the
+tables first (a pull cut off between the two re-reads a little more next time, never less). The
+state records each cached table's size and digest; a missing, changed or unreadable one, another
+rubric or other options, or a platform that cannot say what changed, means a full pull of that
+platform (said in ``notes``). ``full=True`` rebuilds the state from a full pull. Both put each
+platform's table in :func:`~brun_label.incremental.canonical_order`, so the incremental table
+equals a full pull's.
+
 Examples
 --------
 >>> from brun_label.table import make_table
@@ -25,13 +39,20 @@ Examples
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from brun_label.backends.base import Backend, PullOptions
+from brun_label.atomic import atomic_write_text
+from brun_label.backends.base import Backend, PullOptions, pulled_table
+from brun_label.errors import BrunLabelError
+from brun_label.incremental import canonical_order, merge_changes
 from brun_label.masking import KeyMap, unmask_table
 from brun_label.model import JUDGE_PREFIX
 from brun_label.people import PeopleReport, attribute_people
@@ -41,6 +62,9 @@ from brun_label.table import empty_table
 
 #: Makes the backend of one platform of the project (the CLI passes one that reads the environment).
 BackendFactory = Callable[[str, Any], Backend]
+#: The incremental pull's state file, in the state folder (``.brun-label/project``).
+STATE_FILE = "pull-state.json"
+STATE_VERSION = 1
 
 
 @dataclass
@@ -53,6 +77,14 @@ class ProjectPullResult:
     notes: list[str] = field(default_factory=list)
     people: PeopleReport = field(default_factory=PeopleReport)
     judge_rows_dropped: int = 0
+    modes: dict[str, str] = field(default_factory=dict)
+    """How each platform was pulled: ``full`` or ``incremental`` (why a full one, in ``notes``)."""
+    items_read: dict[str, int] = field(default_factory=dict)
+    """Items (tasks, records) each platform's pull read and decoded."""
+    server_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Each platform's own counts, as its server reports them (tasks, annotations, responses...)."""
+    platform_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    """Each platform's table as pulled (platform ids, before people are attributed)."""
 
 
 def merge_platform_tables(tables: Mapping[str, pd.DataFrame]) -> tuple[pd.DataFrame, int]:
@@ -79,17 +111,125 @@ def merge_platform_tables(tables: Mapping[str, pd.DataFrame]) -> tuple[pd.DataFr
     return pd.concat(frames, ignore_index=True), dropped
 
 
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load_state(state_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read the incremental pull's state (an empty one when absent or unreadable)."""
+    path = Path(state_dir) / STATE_FILE
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {"version": STATE_VERSION, "platforms": {}}
+    if not isinstance(raw, dict) or raw.get("version") != STATE_VERSION or not isinstance(raw.get("platforms"), dict):
+        return {"version": STATE_VERSION, "platforms": {}}
+    return raw
+
+
+def _load_cached(state_dir: Path, entry: Mapping[str, Any], rubric: Rubric) -> pd.DataFrame | None:
+    """The platform's table from the last pull, if it is there and is the one the state describes."""
+    from brun_label.importers.annotations import read_annotations
+
+    meta = entry.get("table")
+    if not isinstance(meta, Mapping):
+        return None
+    if meta.get("rows") == 0:
+        return pulled_table(rubric, [], {})
+    path = state_dir / str(meta.get("file"))
+    try:
+        if _digest(path) != meta.get("sha256"):
+            return None
+        table = read_annotations(path, rubric)
+    except (OSError, BrunLabelError):
+        return None
+    return table if len(table) == meta.get("rows") else None
+
+
+def _save_cached(state_dir: Path, platform: str, table: pd.DataFrame) -> dict[str, Any]:
+    from brun_label.exporters.tables import write_annotations
+
+    if table.empty:
+        return {"file": None, "rows": 0, "sha256": None}
+    path = state_dir / f"pulled-{platform}.parquet"
+    write_annotations(table, path)
+    return {"file": path.name, "rows": len(table), "sha256": _digest(path)}
+
+
+def _full(platform: str, backend: Backend, rubric: Rubric, options: PullOptions,
+          on_progress: Callable[[int, int], None], result: ProjectPullResult) -> Any:
+    pulled = backend.pull(rubric, options, on_progress)
+    result.modes[platform] = "full"
+    result.items_read[platform] = pulled.n_items
+    result.invalid += [f"{platform}: {problem}" for problem in pulled.invalid]
+    result.notes += [f"{platform}: {note}" for note in pulled.notes]
+    return pulled
+
+
+def _pull_platform(platform: str, backend: Backend, rubric: Rubric, options: PullOptions,
+                   entry: Mapping[str, Any] | None, cached: pd.DataFrame | None,
+                   on_progress: Callable[[int, int], None], result: ProjectPullResult
+                   ) -> tuple[pd.DataFrame, dict[str, Any] | None]:
+    """One platform: incremental when ``entry`` and ``cached`` allow it, else full; returns (table, state)."""
+    if platform == "label-studio":
+        from brun_label.backends import label_studio_changes as ls
+
+        found = ls.probe(backend, options.target)
+        result.server_counts[platform] = dict(found.counts)
+        if entry is not None and cached is not None:
+            try:
+                changes = ls.pull_changes(backend, rubric, options, dict(entry), found)
+            except ls.NeedFullPull as why:
+                result.notes.append(f"{platform}: full pull ({why})")
+            else:
+                result.modes[platform] = "incremental"
+                result.items_read[platform] = changes.tasks_read
+                result.invalid += [f"{platform}: {problem}" for problem in changes.invalid]
+                result.notes += [f"{platform}: {note}" for note in changes.notes]
+                table = merge_changes(cached, changes.table, replaced=changes.replaced, deleted=changes.deleted)
+                return table, changes.state
+        pulled = _full(platform, backend, rubric, options, on_progress, result)
+        return canonical_order(pulled.table), ls.state_after_full(pulled, found, rubric, options)
+    if platform == "argilla":
+        from brun_label.backends import argilla_changes as ag
+
+        probed = ag.probe(backend, options)
+        result.server_counts[platform] = dict(probed.counts)
+        usable = dict(entry) if entry is not None and cached is not None else None
+        read = ag.pull(backend, rubric, options, usable, probed, on_progress)
+        result.modes[platform] = "incremental" if usable is not None else "full"
+        result.items_read[platform] = read.records_read
+        result.invalid += [f"{platform}: {problem}" for problem in read.invalid]
+        result.notes += [f"{platform}: {note}" for note in read.notes]
+        if usable is not None and cached is not None:
+            return merge_changes(cached, read.table, replaced=read.replaced, deleted=read.deleted), read.state
+        return canonical_order(read.table), read.state
+    # a plugin backend: pulled in full every time, no state
+    return _full(platform, backend, rubric, options, on_progress, result).table, None
+
+
 def pull_project(project: Project, rubric: Rubric, make_backend: BackendFactory, *,
                  include_judge: bool = True, progress: Callable[[str, int, int], None] | None = None,
-                 keys: KeyMap | None = None) -> ProjectPullResult:
+                 keys: KeyMap | None = None, full: bool = True,
+                 state_dir: str | os.PathLike[str] | None = None) -> ProjectPullResult:
     """Pull every platform of ``project`` and return the merged, attributed table (not yet written).
 
     ``keys`` maps the opaque ids of a project pushed with gold items back to the real ones
     (:func:`brun_label.project_push.project_samples` gives it); rows of items the project does
     not know are left out and counted in the notes.
+
+    With ``state_dir``, the pull's state is kept there, and ``full=False`` asks each platform only
+    what changed since the last pull (see the module docstring); without it every pull is full.
     """
     result = ProjectPullResult(table=empty_table())
     tables: dict[str, pd.DataFrame] = {}
+    folder = Path(state_dir) if state_dir is not None else None
+    state: dict[str, Any] = load_state(folder) if folder is not None else {"version": STATE_VERSION, "platforms": {}}
+    new_entries: dict[str, Any] = {}
     for platform, target in project.targets.items():
         backend = make_backend(platform, target)
         options = PullOptions(target=target.target, workspace=target.workspace, include_judge=include_judge,
@@ -99,15 +239,35 @@ def pull_project(project: Project, rubric: Rubric, make_backend: BackendFactory,
             if progress is not None:
                 progress(platform, done, total)
 
-        pulled = backend.pull(rubric, options, on_progress)
-        table = pulled.table
+        if folder is None:
+            table = _full(platform, backend, rubric, options, on_progress, result).table
+        else:
+            entry = state["platforms"].get(platform)
+            cached = None
+            if not full and isinstance(entry, dict):
+                cached = _load_cached(folder, entry, rubric)
+                if cached is None:
+                    result.notes.append(f"{platform}: full pull (the table cached by the last pull is missing "
+                                        "or changed)")
+            elif not full:
+                result.notes.append(f"{platform}: full pull (no earlier pull of this project)")
+            table, platform_state = _pull_platform(platform, backend, rubric, options,
+                                                   entry if cached is not None else None, cached, on_progress,
+                                                   result)
+            if platform_state is not None:
+                unchanged = cached is not None and isinstance(entry, dict) and table.equals(cached)
+                platform_state["table"] = entry["table"] if unchanged and isinstance(entry, dict) \
+                    else _save_cached(folder, platform, table)
+                new_entries[platform] = platform_state
+        result.platform_tables[platform] = table
         if keys is not None:
             table, unknown = unmask_table(table, keys, rubric)
             if unknown:
                 result.notes.append(f"{platform}: {unknown} row(s) about items this project did not push, left out")
         tables[platform] = table
-        result.rows_per_platform[platform] = len(pulled.table)
-        result.invalid += [f"{platform}: {problem}" for problem in pulled.invalid]
+        result.rows_per_platform[platform] = len(result.platform_tables[platform])
+    if folder is not None:  # the tables are written; now the state that describes them
+        atomic_write_text(folder / STATE_FILE, json.dumps({"version": STATE_VERSION, "platforms": new_entries}))
     merged, result.judge_rows_dropped = merge_platform_tables(tables)
     if result.judge_rows_dropped:
         result.notes.append(f"{result.judge_rows_dropped} judge row(s) pulled from a second platform left out "

@@ -89,6 +89,9 @@ class PullResult:
     n_items: int = 0
     notes: list[str] = field(default_factory=list)
     """What the user should know about the pull (e.g. a rubric recorded by name only, unverified)."""
+    item_keys: dict[str, str] = field(default_factory=dict)
+    """The platform's own key of each pulled item (a Label Studio task id, as text) -> item id, for
+    incremental pulls (:mod:`brun_label.backends.label_studio_changes`); empty when not needed."""
 
 
 class Backend(Protocol):

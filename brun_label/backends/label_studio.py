@@ -366,7 +366,8 @@ class LabelStudioBackend:
                                           pred.get("created_at"))
                 orders = {sid: order for sid, order in reader.orders.values()}
                 table = pulled_table(rubric, reader.rows, orders, reader.judge_orders, reader.invalid)
-        return PullResult(table=table, invalid=reader.invalid, n_items=reader.n_items, notes=notes)
+        return PullResult(table=table, invalid=reader.invalid, n_items=reader.n_items, notes=notes,
+                          item_keys={str(tid): sid for tid, (sid, _order) in reader.orders.items()})
 
     def _recorded_rubric(self, tasks: list[Any], title: str, rubric: Rubric | None) -> tuple[Rubric, list[str]]:
         """The rubric push recorded on the tasks, checked against ``--rubric`` (:func:`recorded_rubric`)."""
