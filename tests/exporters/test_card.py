@@ -128,3 +128,29 @@ def test_judge_rows_are_never_called_llm_and_an_absent_alpha_gate_is_said_plainl
     _, card = export(tmp_path, ["ana", "ben", "cy"])
     assert "LLM" not in card.split("## Load and train")[0]  # a judge: row may be hand-written scores
     assert "- **Agreement**: no α gate for this export." in card
+
+
+def test_the_command_takes_the_pairing_and_the_simulated_annotators(tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from brun_label.cli import cli
+    from brun_label.exporters.tables import write_annotations
+
+    samples, t = dataset(["sim-a", "sim-b", "ana"])
+    ann, sp = tmp_path / "ann.parquet", tmp_path / "samples.jsonl"
+    write_annotations(t, ann)
+    sp.write_text("".join(json.dumps(s.to_dict()) + "\n" for s in samples), encoding="utf-8")
+    res = CliRunner().invoke(cli, ["export", "dpo", str(ann), "--samples", str(sp), "-o", str(tmp_path / "p.jsonl"),
+                                   "--rubric", "de-escalation", "--min-alpha", "-1", "--pairs", "best-worst",
+                                   "--simulated-annotators", "sim-*", "--json"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    assert summary["pairing"] == {"strategy": "best-worst", "max_per_prompt": None, "eligible": 4, "dropped": 2,
+                                  "prompts_with_several": 0}
+    assert (summary["annotators"]["people"], summary["annotators"]["simulated"]) == (1, 2)
+    assert "from people and simulated annotators (not people)" in (tmp_path / "README.md").read_text()
+    bad = CliRunner().invoke(cli, ["export", "dpo", str(ann), "--samples", str(sp), "-o", str(tmp_path / "q.jsonl"),
+                                   "--rubric", "de-escalation", "--max-pairs-per-prompt", "0"])
+    assert bad.exit_code == 2 and not (tmp_path / "q.jsonl").exists()
