@@ -40,8 +40,8 @@ Definitions
     the item. With two candidates a tie therefore always contradicts the pair.
 *Pair*
     a (good, bad) combination of candidates of the same item whose contradicting preference
-    votes (above) are at most ``1 - min_share`` of the item's preference votes: with 3-4 voters,
-    none; no preference votes at all contradict nothing.
+    votes (above) are at most ``1 - min_share`` of the item's preference votes (with the default
+    share and 3-4 preference votes: none); an item without preference votes contradicts nothing.
 *Pairing strategy* (:class:`Pairing`)
     ``all`` (the default) keeps every such pair; ``best-worst`` keeps one per item: the clearest
     chosen against the clearest rejected. Pairs of an item are ranked by the chosen candidate's
