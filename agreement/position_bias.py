@@ -60,7 +60,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from brun_label.agreement.questions import NON_CANDIDATE, _dedupe
+from brun_label.agreement.questions import NON_CANDIDATE
 from brun_label.model import JUDGE_PREFIX
 from brun_label.rubric import Rubric
 from brun_label.table import TableError, normalize_table
@@ -130,26 +130,6 @@ def _t_ci(values: np.ndarray, level: float = 0.95) -> list[float | None]:
     return [mean - half, mean + half]
 
 
-def _position_cell(v: Any) -> int | None:
-    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
-        return None
-    if isinstance(v, str):
-        s = v.strip()
-        if not s:
-            return None
-        try:
-            f = float(s)
-        except ValueError:
-            return -1
-    elif isinstance(v, bool | np.bool_):
-        return -1
-    elif isinstance(v, int | float | np.integer | np.floating):
-        f = float(v)
-    else:
-        return -1
-    return int(f) if f.is_integer() and f >= 0 else -1
-
-
 def _order_cell(v: Any) -> tuple[str, ...] | None:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return None
@@ -170,6 +150,14 @@ def _order_cell(v: Any) -> tuple[str, ...] | None:
 def _bad_row(table: pd.DataFrame, idx: Any, column: str, message: str) -> ValueError:
     row = int(idx) + 1 if isinstance(idx, int | np.integer) else idx
     return ValueError(f"{message} (data row {row}, field {column})")
+
+
+def _dedupe(rows: pd.DataFrame) -> pd.DataFrame:
+    """Keep each rater's last answer per unit (latest ``submitted_at``, else the last row), as agreement does."""
+    if rows["submitted_at"].notna().any():
+        when = pd.to_datetime(rows["submitted_at"], errors="coerce", utc=True)
+        rows = rows.iloc[np.argsort(when.fillna(pd.Timestamp.min.tz_localize("UTC")).to_numpy(), kind="stable")]
+    return rows[~rows.duplicated(["item_id", "candidate_id", "annotator"], keep="last")]
 
 
 def _kinds(table: pd.DataFrame, rubric: Rubric | None) -> dict[str, str]:
@@ -193,47 +181,135 @@ def _kinds(table: pd.DataFrame, rubric: Rubric | None) -> dict[str, str]:
     return out
 
 
+def _position_column(rows: pd.DataFrame, skip: np.ndarray) -> np.ndarray:
+    """The ``position`` cells as integers (-1: empty); a cell that is no slot number is an error."""
+    raw = rows["position"]
+    if raw.dtype.kind in "iuf":
+        num = raw.to_numpy(dtype=float)
+        blank = np.isnan(num)
+        is_bool = np.zeros(len(raw), dtype=bool)
+    else:
+        blank = (raw.isna() | raw.map(lambda v: isinstance(v, str) and not v.strip())).to_numpy(dtype=bool)
+        is_bool = raw.map(lambda v: isinstance(v, bool | np.bool_)).to_numpy(dtype=bool)
+        num = pd.to_numeric(raw.where(~blank & ~is_bool), errors="coerce").to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        bad = ~blank & ~skip & (is_bool | np.isnan(num) | (num < 0) | (np.mod(num, 1) != 0))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise _bad_row(rows, rows.index[i], "position", f"must be a 0-based slot number, got {raw.iloc[i]!r}")
+    return np.where(blank | skip, -1, np.nan_to_num(num, nan=-1)).astype(np.int64)
+
+
+def _parse_orders(uniques: Sequence[Any]) -> list[tuple[str, ...] | None]:
+    """Parse the distinct ``shown_order`` cells (one JSON call for all; cell by cell only on failure)."""
+    if all(isinstance(u, str) for u in uniques):
+        try:
+            parsed = json.loads("[" + ",".join(uniques) + "]")
+        except json.JSONDecodeError:
+            parsed = None
+        if parsed is not None and len(parsed) == len(uniques):
+            # element types are checked by the lookup: a non-text id is never found
+            return [tuple(v) if type(v) is list else () for v in parsed]
+    return [_order_cell(u) for u in uniques]
+
+
+def _order_codes(table: pd.DataFrame) -> tuple[np.ndarray, list[tuple[str, ...] | None]]:
+    """Factorised ``shown_order`` cells: a code per row (-1: empty or no column) and each distinct order."""
+    if "shown_order" not in table.columns:
+        return np.full(len(table), -1, dtype=np.int64), []
+    col = table["shown_order"]
+    blank = col.map(lambda v: isinstance(v, str) and not v.strip()) if col.dtype == object else None
+    if blank is not None and blank.any():
+        col = col.where(~blank)
+    try:
+        codes, uniques = pd.factorize(col, use_na_sentinel=True)
+    except TypeError:  # lists (e.g. from Parquet) are not hashable: compare their JSON text
+        col = col.map(lambda v: v if v is None or isinstance(v, str | float) else json.dumps(list(v)))
+        codes, uniques = pd.factorize(col, use_na_sentinel=True)
+    return np.asarray(codes, dtype=np.int64), _parse_orders(list(uniques))
+
+
+class _CandidateCounts(Mapping[str, int]):
+    """Candidates per item in the table, counted on first use (only rows without ``shown_order`` need it)."""
+
+    def __init__(self, table: pd.DataFrame) -> None:
+        self._table = table
+        self._counts: dict[str, int] | None = None
+
+    def _get(self) -> dict[str, int]:
+        if self._counts is None:
+            t = self._table
+            self._counts = {str(k): int(v) for k, v in
+                            t[t["candidate_id"] != ""].groupby("item_id")["candidate_id"].nunique().items()}
+        return self._counts
+
+    def __getitem__(self, key: str) -> int:
+        return self._get()[key]
+
+    def __iter__(self) -> Any:
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+
 def _positions(rows: pd.DataFrame, kind: str, judge_orders: Mapping[str, Sequence[str]],
-               n_cands: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Return each row's slot (-1: none, e.g. a tie) and the number of candidates shown (0: unknown)."""
+               n_cands: Mapping[str, int], orders: Sequence[tuple[str, ...] | None],
+               flat_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return each row's slot (-1: none, e.g. a tie) and the number of candidates shown (0: unknown).
+
+    ``rows["_order"]`` is the row's code in ``orders``; ``flat_ids`` every order's candidate ids,
+    one order after the other.
+    """
     n = len(rows)
+    targets = (rows["candidate_id"] if kind == "scale" else rows["value"]).to_numpy(dtype=object)
+    skip = rows["value"].isin(NON_CANDIDATE).to_numpy(dtype=bool) if kind == "preference" else np.zeros(n, bool)
     pos = np.full(n, -1, dtype=np.int64)
     width = np.zeros(n, dtype=np.int64)
-    has_pos = "position" in rows.columns
-    has_order = "shown_order" in rows.columns
-    cache: dict[Any, tuple[str, ...] | None] = {}
-    for i, (idx, item, cand, ann, value) in enumerate(zip(
-            rows.index, rows["item_id"], rows["candidate_id"], rows["annotator"], rows["value"], strict=True)):
-        target = cand if kind == "scale" else value
-        if kind == "preference" and value in NON_CANDIDATE:
-            continue
-        if str(ann).startswith(JUDGE_PREFIX) and item in judge_orders:
-            seen = tuple(judge_orders[item])
-            if target not in seen:
-                raise ValueError(f"{item}: {target!r} is not among the candidates the judge was shown")
-            pos[i], width[i] = seen.index(target), len(seen)
-            continue
-        p = _position_cell(rows.at[idx, "position"]) if has_pos else None
-        order: tuple[str, ...] | None = None
-        if has_order:
-            raw = rows.at[idx, "shown_order"]
-            key = raw if isinstance(raw, str) else id(raw)
-            if key not in cache:
-                cache[key] = _order_cell(raw)
-            order = cache[key]
-            if order == ():
-                raise _bad_row(rows, idx, "shown_order", "must be a JSON array of candidate ids")
-        if p == -1:
-            raise _bad_row(rows, idx, "position", f"must be a 0-based slot number, got {rows.at[idx, 'position']!r}")
-        if order is not None:
-            if target not in order:
-                raise _bad_row(rows, idx, "shown_order", f"{target!r} is not in the order shown")
-            slot = order.index(target)
-            if p is not None and p != slot:
-                raise _bad_row(rows, idx, "position", f"slot {p} disagrees with shown_order (slot {slot})")
-            pos[i], width[i] = slot, len(order)
-        elif p is not None:
-            pos[i], width[i] = p, max(n_cands.get(item, 0), p + 1, 2)
+    given = _position_column(rows, skip) if "position" in rows.columns else np.full(n, -1, dtype=np.int64)
+    codes = rows["_order"].to_numpy(dtype=np.int64).copy()
+    codes[skip] = -1
+    has = codes >= 0
+    if has.any():
+        bad_order = np.array([o == () for o in orders] + [False], dtype=bool)[codes]
+        if (bad_order & has).any():
+            i = int(np.flatnonzero(bad_order & has)[0])
+            raise _bad_row(rows, rows.index[i], "shown_order", "must be a JSON array of candidate ids")
+        lens = np.array([len(o or ()) for o in orders], dtype=np.int64)
+        starts = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
+        ids, _ = pd.factorize(np.concatenate([flat_ids, targets[has]]))
+        m = int(ids.max()) + 2 if len(ids) else 2
+        order_keys = np.repeat(np.arange(len(orders), dtype=np.int64), lens) * m + ids[:len(flat_ids)]
+        found = pd.Index(order_keys).get_indexer(codes[has] * m + ids[len(flat_ids):])
+        flat = np.full(n, -1, dtype=np.int64)
+        flat[has] = found
+        missing = has & (flat < 0)
+        if missing.any():
+            i = int(np.flatnonzero(missing)[0])
+            raise _bad_row(rows, rows.index[i], "shown_order", f"{targets[i]!r} is not in the order shown")
+        slots = np.where(has, flat - starts[np.maximum(codes, 0)], -1)
+        clash = has & (given >= 0) & (given != slots)
+        if clash.any():
+            i = int(np.flatnonzero(clash)[0])
+            raise _bad_row(rows, rows.index[i], "position",
+                           f"slot {given[i]} disagrees with shown_order (slot {slots[i]})")
+        pos[has], width[has] = slots[has], lens[codes[has]]
+    only_pos = ~has & (given >= 0)
+    if only_pos.any():
+        known = rows["item_id"].map(n_cands).fillna(0).to_numpy(dtype=np.int64)
+        pos[only_pos] = given[only_pos]
+        width[only_pos] = np.maximum(np.maximum(known[only_pos], given[only_pos] + 1), 2)
+    if judge_orders:
+        anns = rows["annotator"].to_numpy(dtype=str)
+        items = rows["item_id"].to_numpy(dtype=object)
+        for i in np.flatnonzero(np.char.startswith(anns, JUDGE_PREFIX) & ~skip):
+            seen = judge_orders.get(items[i])
+            if seen is None:
+                continue
+            seen = tuple(seen)
+            if targets[i] not in seen:
+                raise ValueError(f"{items[i]}: {targets[i]!r} is not among the candidates the judge was shown")
+            pos[i], width[i] = seen.index(targets[i]), len(seen)
     return pos, width
 
 
@@ -322,17 +398,19 @@ def position_bias(
     if not has_columns and not judge_orders:
         out["reason"] = NOT_MEASURABLE
         return out
-    used = table[(table["status"] == "submitted") & table["value"].map(lambda v: v is not None and not (
-        isinstance(v, float) and math.isnan(v)))]
+    used = table[(table["status"] == "submitted").to_numpy() & table["value"].notna().to_numpy()]
     kinds = _kinds(used, rubric)
-    n_cands = {str(k): int(v) for k, v in
-               used[used["candidate_id"] != ""].groupby("item_id")["candidate_id"].nunique().items()}
+    used = used[used["question"].isin(list(kinds))]
+    codes, orders = _order_codes(used)
+    used = used.assign(_order=codes)
+    flat_ids = np.array([c for o in orders for c in (o or ())], dtype=object)
+    n_cands = _CandidateCounts(used)
     for name, rows in used.groupby("question", sort=False):
         kind = kinds.get(str(name))
         if kind is None:
             continue
-        rows, _ = _dedupe(rows)
-        pos, width = _positions(rows, kind, judge_orders, n_cands)
+        rows = _dedupe(rows)
+        pos, width = _positions(rows, kind, judge_orders, n_cands, orders, flat_ids)
         annotators = rows["annotator"].to_numpy(dtype=object)
         raters: dict[str, dict[str, Any]] = {}
         if kind == "preference":
