@@ -14,7 +14,7 @@ from brun_label.exporters.pairs import PAIRINGS, GateConfigError, Gates, Pairing
 
 @click.group()
 def export() -> None:
-    """Export human-verified training data from an annotation table.
+    """Export consensus-verified training data from an annotation table.
 
     \b
     Example:
