@@ -47,8 +47,10 @@ ANNOTATION_COLUMNS = (
 #: ``position``: the 0-based slot the row's candidate was shown in (for a preference row, the slot
 #: of the preferred candidate; empty for ``tie``/``both_bad`` and for item questions);
 #: ``shown_order``: the candidate ids in the order shown, as a JSON array;
-#: ``round``: which routing round asked for the answer (adaptive overlap).
-OPTIONAL_COLUMNS = ("rubric", "position", "shown_order", "round")
+#: ``round``: which routing round asked for the answer (adaptive overlap);
+#: ``judge_shown``: on LLM-judge rows, ``yes`` when push showed that answer to annotators
+#: (``push --show-judge``), ``no`` when it was hidden from them (the default).
+OPTIONAL_COLUMNS = ("rubric", "position", "shown_order", "round", "judge_shown")
 #: Statuses a row can have. Only ``submitted`` rows count for agreement and export.
 STATUSES = ("submitted", "draft", "discarded", "skipped")
 #: The annotator name given to LLM-judge rows: they are compared with humans, never vote.

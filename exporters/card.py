@@ -247,6 +247,26 @@ def _annotator_lines(annotators: Mapping[str, Any] | None) -> list[str]:
     return lines
 
 
+def judge_shown_line(shown: str | None) -> str:
+    """Say whether the annotators saw the LLM judge's answers while annotating (anchoring).
+
+    ``shown`` comes from the pulled table's ``judge_shown`` column on judge rows (what push
+    recorded on the project or records): ``yes``, ``no``, ``mixed`` or None (not recorded).
+
+    >>> judge_shown_line("no")
+    'Judge suggestions were shown to annotators: no (push kept them hidden; they were stored for comparison only).'
+    >>> judge_shown_line(None)
+    'Judge suggestions were shown to annotators: not recorded (the table has no judge rows with a `judge_shown` column).'
+    """
+    text = {
+        "yes": "yes (pushed with `--show-judge`: annotators saw them pre-selected, which can anchor their answers).",
+        "no": "no (push kept them hidden; they were stored for comparison only).",
+        "mixed": "mixed (some items were pushed with `--show-judge`, others without).",
+    }
+    return "Judge suggestions were shown to annotators: " + text.get(
+        str(shown), "not recorded (the table has no judge rows with a `judge_shown` column).")
+
+
 def _count_words(counts: Mapping[str, Any], what: str, named: str) -> str:
     parts = []
     if counts.get("model"):
@@ -296,6 +316,8 @@ def render_card(summary: Mapping[str, Any]) -> str:
         "## Annotators",
         "",
         *_annotator_lines(annotators),
+        "",
+        judge_shown_line(summary.get("judge_shown")),
         "",
         "## Replies",
         "",

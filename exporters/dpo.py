@@ -83,7 +83,7 @@ from brun_label.exporters.pairs import (
 )
 from brun_label.exporters.splits import split_test_mask
 from brun_label.exporters.writers import write_hf, write_jsonl, write_parquet
-from brun_label.model import Sample
+from brun_label.model import JUDGE_PREFIX, Sample
 from brun_label.rubric import Rubric
 
 #: Default ``--min-alpha``: Krippendorff's lower bound for drawing tentative conclusions.
@@ -130,6 +130,29 @@ class ExportOptions:
                 raise InputError(f"must be a non-empty name or pattern, got {pattern!r}", field="--simulated-annotators")
         if self.min_alpha is not None and not -1.0 <= self.min_alpha <= 1.0:
             raise InputError(f"must be between -1 and 1, got {self.min_alpha}", field="--min-alpha")
+
+
+def judge_shown_summary(table: pd.DataFrame) -> str | None:
+    """Whether annotators saw the LLM judge's answers, from the table's judge rows.
+
+    The pulled table is the source (``judge_shown`` on ``judge:`` rows, what push recorded on
+    the project or records): ``yes``/``no`` when every judge row agrees, ``mixed`` when they
+    differ, None when nothing is recorded (no judge rows, or a table pulled before the column).
+
+    >>> t = pd.DataFrame({"annotator": ["ann1", "judge:m", "judge:m"], "judge_shown": [None, "no", "no"]})
+    >>> judge_shown_summary(t), judge_shown_summary(t.assign(judge_shown=[None, "no", "yes"]))
+    ('no', 'mixed')
+    >>> judge_shown_summary(t.drop(columns="judge_shown")) is None
+    True
+    """
+    if "judge_shown" not in table.columns or not len(table):
+        return None
+    judged = table["annotator"].astype(str).str.startswith(JUDGE_PREFIX)
+    values = {str(v).strip().lower() for v in table.loc[judged, "judge_shown"] if isinstance(v, str | bool)}
+    values = {"yes" if v in ("yes", "true") else "no" if v in ("no", "false") else v for v in values}
+    if not values:
+        return None
+    return values.pop() if len(values) == 1 else "mixed"
 
 
 def gated_questions(rubric: Rubric) -> list[str]:
@@ -435,6 +458,7 @@ def export_dpo(
             table, opts.simulated_annotators,
             pd.unique((selection.kto if opts.fmt == "kto" else selection.pairs)["item_id"]),
         ),
+        "judge_shown": judge_shown_summary(table),
         "sources": sources_summary(selection, by_id, opts.fmt),
         "samples": len(samples),
         "items": {"total": n_items, "exported": n_items - sum(reasons.values()), "excluded": reasons},

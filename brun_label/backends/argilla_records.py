@@ -50,7 +50,7 @@ Examples
 ...                      "updated_at": "2025-01-01T00:00:00"}]}
 >>> rows, bad = rows_for_record(record, r, {"u1": "ann1"}, {v: k for k, v in qids.items()})
 >>> [(x["candidate_id"], x["question"], x["annotator"], x["value"]) for x in rows]
-[('c2', 'tone_zone', 'ann1', 0), ('', 'preference', 'ann1', 'c1'), ('c1', 'tone_zone', 'judge:gpt-4o', -2)]
+[('c2', 'tone_zone', 'ann1', 0), ('', 'preference', 'ann1', 'c1'), ('c1', 'tone_zone', 'judge:gpt-4o', -2), ('', 'preference', 'judge:gpt-4o', 'c2')]
 """
 
 from __future__ import annotations
@@ -229,13 +229,12 @@ def record_for_sample(
         metadata[JUDGE_KEY] = {slot: {"value": stored, "agent": who} for slot, stored, who in answers}
     metadata[JUDGE_SHOWN_KEY] = bool(show_judge)
     record: dict[str, Any] = {"external_id": sample.id, "fields": record_fields, "metadata": metadata}
-    if suggestions:
     suggestions = _judge_suggestions(answers, question_ids) if show_judge else []
+    if suggestions:
         record["suggestions"] = suggestions
     return record, problems
 
 
-def record_order(record: Mapping[str, Any]) -> tuple[str, list[str]]:
 def judge_mode_note(shown_before: set[Any], show_judge: bool) -> str:
     """Say that records already in the dataset were pushed with another judge mode.
 
@@ -251,6 +250,7 @@ def judge_mode_note(shown_before: set[Any], show_judge: bool) -> str:
             f"ones {now} (they stay as they were: the dataset card will say \"mixed\")")
 
 
+def record_order(record: Mapping[str, Any]) -> tuple[str, list[str]]:
     """Return ``(sample_id, candidate order)`` recorded on a pulled record.
 
     >>> record_order({"external_id": "s1", "metadata": {"brun_order": ["c2", "c1"]}})
@@ -362,5 +362,24 @@ def rows_for_record(
             when = suggestion.get("updated_at") or suggestion.get("inserted_at")
             rows += _rows(rubric, item_id, order, {slot: suggestion.get("value")}, annotator, "submitted", when,
                           invalid)
+    shown = judge_shown(record)
+    for row in rows:
+        if str(row["annotator"]).startswith(JUDGE_PREFIX):
+            row["judge_shown"] = shown
     return rows, invalid
+
+
+def judge_shown(record: Mapping[str, Any]) -> str:
+    """``yes`` when the record's judge answers were shown to annotators as suggestions, else ``no``.
+
+    Records pushed before the mode was recorded (no :data:`JUDGE_SHOWN_KEY`) showed their
+    suggestions, if any.
+
+    >>> judge_shown({"metadata": {"brun_judge_shown": False}}), judge_shown({"suggestions": [{"value": "a"}]})
+    ('no', 'yes')
+    """
+    recorded = (record.get("metadata") or {}).get(JUDGE_SHOWN_KEY)
+    if isinstance(recorded, bool):
+        return "yes" if recorded else "no"
+    return "yes" if record.get("suggestions") else "no"
 
