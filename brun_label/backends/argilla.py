@@ -241,10 +241,14 @@ class ArgillaBackend:
             if options.annotators_per_item:
                 self._set_distribution(dataset, options.annotators_per_item, options.dry_run, notes)
         existing: set[str] = set()
+        shown_before: set[Any] = set()
         if not created:
             for page, _total in self._records(dataset["id"]):
                 existing.update(str(r.get("external_id")) for r in page)
+                shown_before.update((r.get("metadata") or {}).get(JUDGE_SHOWN_KEY) for r in page)
         todo = [s for s in samples if s.id not in existing]
+        if todo and shown_before - {options.show_judge}:
+            notes.append(judge_mode_note(shown_before, options.show_judge))
         n_existing = len(samples) - len(todo)
         if progress is not None and n_existing:
             progress(n_existing, len(samples))
@@ -324,14 +328,10 @@ class ArgillaBackend:
             orders[sample_id] = order
             judge_order = record_judge_order(record)
             if judge_order is not None:
-        shown_before: set[Any] = set()
                 judge_orders[sample_id] = judge_order
             rows += got
             invalid += bad
-                shown_before.update((r.get("metadata") or {}).get(JUDGE_SHOWN_KEY) for r in page)
             n_items += 1
-        if todo and shown_before - {options.show_judge}:
-            notes.append(judge_mode_note(shown_before, options.show_judge))
         for row in rows:
             when = row.get("submitted_at")
             if isinstance(when, str) and when and not when.endswith("Z") and "+" not in when[10:]:
