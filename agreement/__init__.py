@@ -31,6 +31,10 @@ Consensus and quality (the annotation table in, plain dicts and DataFrames out):
 ``annotators``              leave-one-out agreement, bias and α-without per annotator; the judge
                             against the human consensus (it never votes)
 ``adjudication``            the low-agreement units worth a second look
+``position_bias``           per rater (humans and judges), the share of preference votes per shown slot
+                            and the scale's mean by slot, exact tests, Holm across raters
+``calibration``             how often the judge matches a clear human consensus given its own
+                            confidence (scikit-learn, cross-validated Brier score and reliability curve)
 ``metrics``                 every coefficient of one question, with reasons when undefined
 ``summary``                 ``summarize(table)``: the JSON object ``brun-label agreement`` prints
 ``report``, ``svg``         the self-contained HTML report with inline SVG charts
