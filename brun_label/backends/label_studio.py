@@ -14,6 +14,9 @@ push
     request reached the server but whose answer was lost) resumes on re-run with exactly one
     task per sample. Tasks go in chunked ``import_tasks`` calls with their judge predictions
     inside (no extra requests), never retried blindly (a retry could duplicate a chunk).
+    Concurrent pushes of the same file (one machine or several) end exact by check-and-heal, as
+    the server has no lock and no idempotency: see :func:`duplicate_tasks` for the rule and
+    :meth:`LabelStudioBackend.heal` for when it runs.
 pull
     One JSON export of the project (the fastest read path), plus the predictions when asked for
     judge rows; every region is validated against the project config and the rubric, and the
@@ -26,8 +29,11 @@ import contextlib
 import gc
 import json
 import os
+import socket
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
@@ -80,6 +86,98 @@ MAX_SLOTS = 26
 READ_RETRIES = 1
 #: Never retry a write: the server may have applied it before the answer was lost.
 NO_RETRY: dict[str, Any] = {"max_retries": 0}
+#: Task ids per ``delete_tasks`` action when healing duplicates.
+DELETE_CHUNK = 1000
+#: Seconds between polls of an export snapshot still being built (a server with Redis builds
+#: it in the background).
+EXPORT_POLL_SECONDS = 0.5
+
+
+#: The title of a pull's export snapshot: ``brun-label pull <host> <pid> <unix time>``.
+SNAPSHOT_PREFIX = "brun-label pull"
+
+
+def snapshot_title(host: str, pid: int, when: float) -> str:
+    """The title a pull gives its export snapshot, naming who made it and when.
+
+    >>> snapshot_title("lab-3", 4242, 1700000000.7)
+    'brun-label pull lab-3 4242 1700000000'
+    """
+    return f"{SNAPSHOT_PREFIX} {host.replace(' ', '_')} {pid} {int(when)}"
+
+
+def stale_snapshot(title: str, host: str, now: float) -> bool:
+    """Whether a pull's snapshot was left by a pull that died (SIGKILL, power loss) before deleting it.
+
+    One from this host whose process is gone, or one older than twice the read timeout (no
+    pull waits that long for its download).
+
+    >>> old = snapshot_title("lab-3", 4242, 1700000000)
+    >>> stale_snapshot(old, "other-host", 1700000060), stale_snapshot(old, "other-host", 1700002000)
+    (False, True)
+    >>> stale_snapshot("an export someone made in the UI", "lab-3", 1800000000)
+    False
+    """
+    parts = title.split(" ")
+    if len(parts) != 5 or " ".join(parts[:2]) != SNAPSHOT_PREFIX or not (parts[3].isdigit() and parts[4].isdigit()):
+        return False
+    if now - int(parts[4]) > 2 * READ_TIMEOUT:
+        return True
+    pid = int(parts[3])
+    if parts[2] != host.replace(" ", "_") or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+@dataclass
+class TaskRef:
+    """One task of a project as the heal step sees it."""
+
+    id: int
+    annotated: bool
+    """It holds an annotation, a skip or a draft: a person's work, never deleted."""
+
+
+@dataclass
+class TaskIndex:
+    """The project's tasks by sample id (``n_tasks`` also counts tasks without one)."""
+
+    by_sample: dict[str, list[TaskRef]] = field(default_factory=dict)
+    n_tasks: int = 0
+
+
+def duplicate_tasks(by_sample: dict[str, list[TaskRef]]) -> tuple[list[int], list[str]]:
+    """The tasks to delete so that each sample keeps one task, and the samples that cannot.
+
+    The rule is deterministic, so concurrent healers agree: per sample, the survivor is the
+    lowest task id among the annotated tasks, or the lowest id when none is annotated (a new
+    task always gets a higher id than every existing one, so the survivor never changes while
+    a racing push is still importing); unannotated duplicates are deleted; a sample with
+    several annotated tasks keeps all of them and is reported (merging people's work is not a
+    tool's call).
+
+    >>> dup = {"s1": [TaskRef(7, False), TaskRef(3, False)], "s2": [TaskRef(4, False), TaskRef(9, True)],
+    ...        "s3": [TaskRef(5, True), TaskRef(8, True), TaskRef(10, False)], "s4": [TaskRef(6, False)]}
+    >>> duplicate_tasks(dup)
+    ([7, 4, 10], ['s3'])
+    """
+    doomed: list[int] = []
+    conflicts: list[str] = []
+    for sid, tasks in by_sample.items():
+        if len(tasks) < 2:
+            continue
+        annotated = sorted(t.id for t in tasks if t.annotated)
+        keep = set(annotated) if annotated else {min(t.id for t in tasks)}
+        if len(annotated) > 1:
+            conflicts.append(sid)
+        doomed.extend(t.id for t in tasks if t.id not in keep)
+    return doomed, conflicts
 
 
 @contextlib.contextmanager
@@ -152,14 +250,79 @@ class LabelStudioBackend:
 
     def existing_sample_ids(self, project_id: int) -> set[str]:
         """Return the sample ids of the project's tasks (one paged listing of ids and data)."""
-        ids: set[str] = set()
+        return set(self.task_index(project_id).by_sample)
+
+    def task_index(self, project_id: int) -> TaskIndex:
+        """List the project's tasks once: id, sample id, and whether a person worked on it."""
+        index = TaskIndex()
         with sdk_errors(self.url, "listing existing tasks"):
-            for task in self.client.tasks.list(project=project_id, fields="task_only", include="id,data",
+            for task in self.client.tasks.list(project=project_id, fields="task_only",
+                                               include="id,data,total_annotations,cancelled_annotations,drafts",
                                                page_size=1000):
+                index.n_tasks += 1
                 sid = (task.data or {}).get(SAMPLE_ID_KEY)
                 if isinstance(sid, str):
-                    ids.add(sid)
-        return ids
+                    worked = bool(getattr(task, "total_annotations", 0) or getattr(task, "cancelled_annotations", 0)
+                                  or getattr(task, "drafts", None))
+                    index.by_sample.setdefault(sid, []).append(TaskRef(int(task.id), worked))
+        return index
+
+    def task_count(self, project_id: int) -> int:
+        """The number of tasks in the project now (one small request)."""
+        with sdk_errors(self.url, "counting tasks"):
+            found = [p for p in self.client.projects.list(ids=str(project_id), include="id,task_number")
+                     if int(p.id) == project_id]
+        return int(getattr(found[0], "task_number", 0) or 0) if found else 0
+
+    def heal(self, project_id: int, index: TaskIndex, notes: list[str], *, dry_run: bool = False,
+             why: str = "") -> set[int]:
+        """Delete the duplicate tasks :func:`duplicate_tasks` names; note what was done; return their ids.
+
+        Runs on every push that lists the project (so a re-push reports and heals duplicates left
+        by an older race instead of hiding them) and after an import whenever the project's task
+        count shows that someone else imported at the same time. Of several racing pushes, the
+        last to finish its import sees every task and heals what is left; concurrent healers
+        delete the same tasks (a task already gone is not an error).
+        """
+        doomed, conflicts = duplicate_tasks(index.by_sample)
+        if conflicts:
+            notes.append(f"{len(conflicts)} sample(s) have annotations on more than one task (e.g. {conflicts[0]}); "
+                         "all of those tasks were kept: merge them by hand")
+        if not doomed:
+            return set()
+        n_samples = sum(1 for tasks in index.by_sample.values() if {t.id for t in tasks} & set(doomed))
+        if dry_run:
+            notes.append(f"would remove {len(doomed)} duplicate task(s) of {n_samples} sample(s){why}")
+            return set()
+        for start in range(0, len(doomed), DELETE_CHUNK):
+            chunk = doomed[start:start + DELETE_CHUNK]
+            with sdk_errors(self.url, "removing duplicate tasks"):
+                self.client.actions.create(id="delete_tasks", project=project_id,
+                                           selected_items={"all": False, "included": chunk},
+                                           request_options=NO_RETRY)
+        notes.append(f"removed {len(doomed)} duplicate task(s) of {n_samples} sample(s){why} "
+                     "(kept the annotated task, else the lowest task id)")
+        return set(doomed)
+
+    def _settle_project(self, title: str, project: Any, xml: str) -> Any:
+        """After creating a project, make racing creators agree on one project with this title.
+
+        Survivor: the lowest project id. A project this push created and that lost is deleted if
+        it is still empty (the racer that created the survivor is importing there).
+        """
+        with sdk_errors(self.url, "listing projects"):
+            same = sorted((p for p in self.client.projects.list(title=title, include=PROJECT_FIELDS)
+                           if p.title == title), key=lambda p: int(p.id))
+        if not same or int(same[0].id) == int(project.id):
+            return project
+        survivor = same[0]
+        if not _same_config(survivor.label_config, xml):
+            raise ConflictError(f"another push created Label Studio project {title!r} (id {survivor.id}) at the "
+                                "same time with a different labeling config; nothing was imported")
+        if self.task_count(int(project.id)) == 0:
+            with sdk_errors(self.url, "removing the project a racing push made redundant"):
+                self.client.projects.delete(id=project.id, request_options=NO_RETRY)
+        return survivor
 
     def project_url(self, project_id: int) -> str:
         """The project's page in the Label Studio UI."""
@@ -220,6 +383,7 @@ class LabelStudioBackend:
         created = project is None
         config_changed = False
         existing: set[str] = set()
+        n_before = 0  # tasks in the project before this push imports (after healing)
         if project is not None:
             if not _same_config(project.label_config, xml):
                 config_changed = True
@@ -235,7 +399,9 @@ class LabelStudioBackend:
                         self.client.projects.update(id=project.id, label_config=xml, request_options=NO_RETRY)
                 notes.append(("would replace" if options.dry_run else "replaced") + " the project's labeling config")
             if int(getattr(project, "task_number", 0) or 0) > 0:
-                existing = self.existing_sample_ids(project.id)
+                index = self.task_index(project.id)
+                existing = set(index.by_sample)
+                n_before = index.n_tasks - len(self.heal(project.id, index, notes, dry_run=options.dry_run))
         todo = [s for sid, s in unique.items() if sid not in existing]
         n_existing = len(unique) - len(todo)
         result = PushResult(
@@ -248,14 +414,22 @@ class LabelStudioBackend:
                 notes.append(f"would create project {title!r} with rubric {rubric.name} ({n_slots} candidate slots)")
             return result
         if project is None:
-            project = self._create_project(title, rubric, xml, options)
+            project = self._settle_project(title, self._create_project(title, rubric, xml, options), xml)
             result.url = self.project_url(project.id)
         elif options.annotators_per_item and getattr(project, "maximum_annotations", None) != options.annotators_per_item:
             with sdk_errors(self.url, "setting annotations per task"):
                 self.client.projects.update(id=project.id, maximum_annotations=options.annotators_per_item,
                                             request_options=NO_RETRY)
             notes.append(f"annotations per task set to {options.annotators_per_item}")
-        self._import(project.id, todo, rubric, config, n_slots, options, notes, progress)
+        ours = self._import(project.id, todo, rubric, config, n_slots, options, notes, progress)
+        if todo and self.task_count(project.id) != n_before + len(ours):
+            # Someone imported (or deleted) at the same time: list once more and heal.
+            removed = self.heal(project.id, self.task_index(project.id), notes,
+                                why=" left by another push running at the same time")
+            lost = len(set(ours) & removed)
+            if lost:
+                result.n_added -= lost
+                result.n_existing += lost
         return result
 
     def _create_project(self, title: str, rubric: Rubric, xml: str, options: PushOptions) -> Any:
@@ -277,7 +451,8 @@ class LabelStudioBackend:
     def _import(
         self, project_id: int, todo: list[Sample], rubric: Rubric, config: ConfigIndex, n_slots: int,
         options: PushOptions, notes: list[str], progress: ProgressFn | None,
-    ) -> None:
+    ) -> list[int]:
+        """Import ``todo`` in chunks; return the ids of the tasks created."""
         problems: list[str] = []
 
         def payloads() -> Any:
@@ -286,27 +461,68 @@ class LabelStudioBackend:
                 problems.extend(bad)
                 yield task
 
-        done = 0
+        ids: list[int] = []
         max_tasks = options.chunk_size or CHUNK_TASKS
         with gc_paused():  # building and encoding ~50 small objects per task
             for batch in chunks(payloads(), max_tasks, CHUNK_BYTES):
-                done = self._import_chunk(project_id, batch, done, len(todo), progress)
+                ids += self._import_chunk(project_id, batch, len(ids), len(todo), progress)
         if problems:
             notes.append(f"{len(problems)} judge answer(s) do not fit the rubric and were not imported, e.g. {problems[0]}")
+        return ids
 
     def _import_chunk(self, project_id: int, batch: list[dict[str, Any]], done: int, total: int,
-                      progress: ProgressFn | None) -> int:
+                      progress: ProgressFn | None) -> list[int]:
         try:
             with sdk_errors(self.url, "importing tasks"):
-                self.client.projects.import_tasks(id=project_id, request=batch, request_options=NO_RETRY)
+                answer = self.client.projects.import_tasks(id=project_id, request=batch, return_task_ids=True,
+                                                           request_options=NO_RETRY)
         except BackendError as exc:
             raise type(exc)(f"{exc}; {done} of {total} new samples were imported before, "
                             "re-run the same push to resume") from None
         if progress is not None:
             progress(len(batch), total)
-        return done + len(batch)
+        return [int(i) for i in (getattr(answer, "task_ids", None) or [])]
 
     # -- pull -------------------------------------------------------------------------------
+
+    def export_json(self, project_id: int, title: str) -> bytes:
+        """The project's full JSON export, through a snapshot that is deleted once downloaded.
+
+        The one-call export (``GET /api/projects/{id}/export``) leaves two files on the server
+        that no API removes (tens of MB per pull of a large project); a snapshot (``POST
+        …/exports/``, the same tasks, annotations, drafts and prediction ids) can be deleted,
+        and is, even when the download fails. Deleting removes the file itself only where the
+        server's export-delete flag is on (``brun-label serve`` turns it on; stock 1.23.2 keeps
+        the file and drops the record).
+        """
+        with sdk_errors(self.url, f"exporting project {title!r}"):
+            snapshot = self.client.projects.exports.create(
+                id=project_id, title=snapshot_title(socket.gethostname(), os.getpid(), time.time()),
+                task_filter_options={"only_with_annotations": False},
+                serialization_options={"drafts": {"only_id": False}, "predictions": {"only_id": True}},
+                request_options=NO_RETRY)
+        try:
+            deadline = time.monotonic() + READ_TIMEOUT
+            while snapshot.status in ("created", "in_progress") and time.monotonic() < deadline:
+                time.sleep(EXPORT_POLL_SECONDS)
+                with sdk_errors(self.url, f"exporting project {title!r}"):
+                    snapshot = self.client.projects.exports.get(id=project_id, export_pk=snapshot.id)
+            if snapshot.status != "completed":
+                raise ServerError(f"Label Studio at {self.url} did not finish exporting project {title!r} "
+                                  f"(export {snapshot.id} is {snapshot.status})")
+            with sdk_errors(self.url, f"downloading the export of project {title!r}"):
+                return b"".join(self.client.projects.exports.download(id=project_id, export_pk=snapshot.id))
+        finally:
+            with contextlib.suppress(BackendError), sdk_errors(self.url, "deleting the export"):
+                self.client.projects.exports.delete(id=project_id, export_pk=snapshot.id, request_options=NO_RETRY)
+                self._remove_stale_snapshots(project_id)
+
+    def _remove_stale_snapshots(self, project_id: int) -> None:
+        """Delete the snapshots of pulls that died before deleting theirs (:func:`stale_snapshot`)."""
+        host, now = socket.gethostname(), time.time()
+        for export in self.client.projects.exports.list(id=project_id):
+            if stale_snapshot(str(export.title or ""), host, now):
+                self.client.projects.exports.delete(id=project_id, export_pk=export.id, request_options=NO_RETRY)
 
     def _predictions(self, project_id: int) -> list[dict[str, Any]]:
         """The project's predictions as plain JSON.
@@ -338,9 +554,7 @@ class LabelStudioBackend:
         # the export slows it by more than its own length (measured: predictions listed during a
         # 24 s export added 2.6-5.9 s). Once the export is in, the predictions are fetched in a
         # thread while this one parses the export (server and client CPU overlap).
-        with sdk_errors(self.url, f"exporting project {title!r}"):
-            raw = b"".join(self.client.projects.exports.download_sync(
-                id=project.id, export_type="JSON", download_all_tasks=True))
+        raw = self.export_json(project.id, title)
         with sdk_errors(self.url, "listing users"):
             users = user_names(self.client.users.list(), options.annotator_names)
         with ThreadPoolExecutor(max_workers=1) as pool:
@@ -366,8 +580,7 @@ class LabelStudioBackend:
                                           pred.get("created_at"))
                 orders = {sid: order for sid, order in reader.orders.values()}
                 table = pulled_table(rubric, reader.rows, orders, reader.judge_orders, reader.invalid)
-        return PullResult(table=table, invalid=reader.invalid, n_items=reader.n_items, notes=notes,
-                          item_keys={str(tid): sid for tid, (sid, _order) in reader.orders.items()})
+        return PullResult(table=table, invalid=reader.invalid, n_items=reader.n_items, notes=notes)
 
     def _recorded_rubric(self, tasks: list[Any], title: str, rubric: Rubric | None) -> tuple[Rubric, list[str]]:
         """The rubric push recorded on the tasks, checked against ``--rubric`` (:func:`recorded_rubric`)."""
