@@ -28,6 +28,9 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import pandas as pd
 
 from brun_label.exporters.pairs import Gates, Pairing, Selection, select_pairs
@@ -45,6 +48,24 @@ def adjudicated_items(table: pd.DataFrame) -> dict[str, str]:
     rows = rows.assign(_t=pd.to_datetime(rows["submitted_at"], errors="coerce", utc=True))
     latest = rows.sort_values("_t", na_position="first", kind="stable").groupby("item_id").tail(1)
     return {str(i): str(a)[len(ADJUDICATOR_PREFIX):] for i, a in zip(latest["item_id"], latest["annotator"], strict=True)}
+
+
+def _merge_counts(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
+    """Add the counts of two selections key by key (nested mappings too; other values: the first's).
+
+    >>> _merge_counts({"pairs": 2, "verdicts": {"good": 1}, "x": "a"}, {"pairs": 1, "verdicts": {"good": 2, "bad": 1}})
+    {'pairs': 3, 'verdicts': {'good': 3, 'bad': 1}, 'x': 'a'}
+    """
+    out: dict[str, Any] = dict(a)
+    for key, value in b.items():
+        mine = out.get(key)
+        if isinstance(value, Mapping) and isinstance(mine, Mapping | type(None)):
+            out[key] = _merge_counts(mine or {}, value)
+        elif isinstance(value, int | float) and not isinstance(value, bool) and isinstance(mine, int | float | None):
+            out[key] = (mine or 0) + value
+        elif key not in out:
+            out[key] = value
+    return out
 
 
 def select_with_adjudication(table: pd.DataFrame, candidates: pd.DataFrame, rubric: Rubric,
@@ -75,7 +96,7 @@ def select_with_adjudication(table: pd.DataFrame, candidates: pd.DataFrame, rubr
         return frame.sort_values("item_id", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)
 
     pairs = in_sample_order(pd.concat([normal.pairs.assign(adjudicated_by=None), adj_pairs], ignore_index=True))
-    counts = {**normal.counts, "adjudicated_items": len(decided),
+    counts = {**_merge_counts(normal.counts, adj.counts), "adjudicated_items": len(decided),
               "adjudicated_pairs": len(adj_pairs)}
     return Selection(
         pairs=pairs,
