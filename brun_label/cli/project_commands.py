@@ -1,0 +1,93 @@
+"""What ``push`` and ``pull`` do in a project folder when no ``--to``/``--from`` is given."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+import pandas as pd
+
+from brun_label.cli.output import Progress, echo_json, info
+from brun_label.cli.project_ctx import backend_for, project_rubric
+from brun_label.exporters.tables import write_annotations
+from brun_label.project import Project
+from brun_label.project_adjudicate import pull_decisions
+from brun_label.project_pull import pull_project
+from brun_label.project_push import push_project
+from brun_label.project_route import ensure_state_dir
+from brun_label.routing import assign_rounds
+
+
+def _progress(label: str) -> tuple[Any, dict[str, Progress]]:
+    bars: dict[str, Progress] = {}
+
+    def on_progress(platform: str, done: int, total: int) -> None:
+        bar = bars.setdefault(platform, Progress(total, f"{label} {platform}"))
+        bar.total = total
+        bar.update(done)
+
+    return on_progress, bars
+
+
+def run_project_push(project: Project, *, dry_run: bool, show_judge: bool, as_json: bool) -> None:
+    """Push the project's samples (gold mixed in, masked) to every platform of the project."""
+    rubric = project_rubric(project)
+    on_progress, bars = _progress("push to")
+    try:
+        pushed, results = push_project(project, rubric, backend_for, dry_run=dry_run, show_judge=show_judge,
+                                       progress=on_progress)
+    finally:
+        for bar in bars.values():
+            bar.close()
+    if as_json:
+        echo_json({"project": True, "gold_items": len(pushed.gold_ids),
+                   "platforms": {p: r.to_dict() for p, r in results.items()}})
+        return
+    for platform, r in results.items():
+        verb = "would add" if r.dry_run else "added"
+        click.echo(f"{platform} {r.target!r}: {verb} {r.n_added} item(s), {r.n_existing} already there")
+        for note in r.notes:
+            info(f"{platform}: {note}")
+        if r.url:
+            click.echo(f"annotate at {r.url}")
+    if pushed.gold_ids:
+        info(f"{len(pushed.gold_ids)} gold item(s) mixed in under opaque ids (nothing tells them apart)")
+
+
+def run_project_pull(project: Project, *, full: bool, include_judge: bool, strict: bool, as_json: bool) -> None:
+    """Pull every platform (and the adjudication projects), merge, name people, write the project table."""
+    from brun_label.errors import InputError
+    from brun_label.project_push import project_samples
+
+    rubric = project_rubric(project)
+    pushed = project_samples(project, rubric)
+    ensure_state_dir(project)
+    on_progress, bars = _progress("pull from")
+    try:
+        result = pull_project(project, rubric, backend_for, include_judge=include_judge, progress=on_progress,
+                              keys=pushed.keys, full=full)
+    finally:
+        for bar in bars.values():
+            bar.close()
+    for problem in result.invalid:
+        info(f"invalid answer (not used): {problem}")
+    if strict and result.invalid:
+        raise InputError(f"{len(result.invalid)} answer(s) do not fit the rubric; nothing written", field="--strict")
+    decisions, notes = pull_decisions(project, rubric, backend_for) if project.adjudicators else (pd.DataFrame(), [])
+    table = result.table
+    if not decisions.empty:
+        table = pd.concat([table, decisions], ignore_index=True)
+    table = table.assign(round=assign_rounds(table, project.overlap or 1))
+    write_annotations(table, project.table)
+    for note in [*result.notes, *notes]:
+        info(note)
+    people = sorted(a for a in table["annotator"].astype(str).unique() if not a.startswith(("judge:", "adjudicator:")))
+    summary = {"output": project.table, "rows": len(table), "rows_per_platform": result.rows_per_platform,
+               "people": people, "unmatched": result.people.unmatched,
+               "cross_platform_duplicates": result.people.cross_platform_duplicates,
+               "decisions": len(decisions), "gold_items": len(pushed.gold_ids), "invalid": len(result.invalid)}
+    if as_json:
+        echo_json(summary)
+    else:
+        click.echo(f"{project.table}: {len(table)} row(s) from " + ", ".join(
+            f"{p} ({n})" for p, n in result.rows_per_platform.items()) + f"; {len(people)} person(s)")
