@@ -210,24 +210,16 @@ def fill_unticked_flags(rubric: Rubric, rows: list[dict[str, Any]]) -> list[dict
     flag_qs = [q for q in rubric.questions if q.type == "flags"]
     if not flag_qs:
         return rows
-    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    groups: dict[tuple[Any, Any, Any], list[dict[str, Any]]] = {}
     for row in rows:
         if (row.get("status") == "submitted" and row.get("value") is not None
                 and not str(row["annotator"]).startswith(JUDGE_PREFIX)):
-            key = (str(row["item_id"]), str(row["annotator"]), str(row.get("platform")))
-            groups.setdefault(key, []).append(row)
+            groups.setdefault((row["item_id"], row["annotator"], row.get("platform")), []).append(row)
     added: list[dict[str, Any]] = []
     for group in groups.values():
-        have: set[tuple[str, str]] = set()
-        rated: dict[str, None] = {}  # in the order first answered
-        item_answered = False
-        for r in group:
-            cand = str(r["candidate_id"] or "")
-            have.add((cand, str(r["question"])))
-            if cand:
-                rated[cand] = None
-            else:
-                item_answered = True
+        have = {(r["candidate_id"] or "", r["question"]) for r in group}
+        rated = dict.fromkeys(r["candidate_id"] for r in group if r["candidate_id"])  # in answer order
+        item_answered = any(not r["candidate_id"] for r in group)
         base = group[0]
         for q in flag_qs:
             targets = rated if q.scope == "candidate" else ([""] if item_answered else [])
