@@ -239,3 +239,16 @@ def test_report_shows_rater_names_as_text() -> None:
              "value": "c1", "position": 0, "shown_order": '["c1", "c2"]'} for i in range(12)]
     html = report_section(position_bias(make_table(rows)))
     assert "<b>x</b>" not in html and "&lt;b&gt;x&lt;/b&gt;" in html
+
+
+def test_the_latest_answer_counts_like_in_agreement() -> None:
+    """A person who changed their vote counts once, with the later answer."""
+    rows = []
+    for i in range(30):
+        order = json.dumps([f"a{i}", f"b{i}"])
+        rows.append({"item_id": f"s{i}", "candidate_id": "", "question": "preference", "annotator": "ann1",
+                     "value": f"b{i}", "position": 1, "shown_order": order, "submitted_at": "2026-01-02T00:00:00Z"})
+        rows.append({"item_id": f"s{i}", "candidate_id": "", "question": "preference", "annotator": "ann1",
+                     "value": f"a{i}", "position": 0, "shown_order": order, "submitted_at": "2026-01-01T00:00:00Z"})
+    e = position_bias(make_table(rows))["questions"]["preference"]["raters"]["ann1"]
+    assert e["n_votes"] == 30 and e["first_share"] == 0.0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -276,15 +277,14 @@ def _truth_table(rubric: Rubric, judged: list[Sample], annotators: int = 3) -> l
     return rows
 
 
-def test_swap_check_reports_the_planted_first_position_rate(tmp_path: Path) -> None:
-    with FakeOpenAIServer(position_bias=0.3, judge_accuracy=(1.0, 1.0)) as server:
-        src = write_samples(tmp_path / "samples.jsonl", 300)
-        result = CliRunner().invoke(cli, [*judge_args(tmp_path, src, "--swap-check", "--json"),
-                                          "--base-url", server.base_url],
-                                    env={"OPENAI_API_KEY": server.api_key}, catch_exceptions=False)
-        assert result.exit_code == 0, result.output
-        assert server.chat_count == 600  # every sample asked twice
-        reversed_orders = [b for b in server.chat_bodies]
+def test_swap_check_reports_the_planted_first_position_rate(fake_judge: Callable[..., FakeOpenAIServer],
+                                                             tmp_path: Path) -> None:
+    server = fake_judge(position_bias=0.3, judge_accuracy=(1.0, 1.0))
+    src = write_samples(tmp_path / "samples.jsonl", 300)
+    result = run_cli(*judge_args(tmp_path, src, "--swap-check", "--json"))
+    assert result.exit_code == 0, result.output
+    assert server.chat_count == 600  # every sample asked twice
+    reversed_orders = list(server.chat_bodies)
     summary = json.loads(result.stdout)
     pref = summary["swap_check"]["preference"]
     lo, hi = pref["first_position_rate_ci95"]
@@ -329,25 +329,23 @@ def test_logprobs_are_stored_per_answer_and_never_reach_a_cache_key(fake_openai:
     assert "logprobs" not in fake_openai.chat_bodies[-1]
 
 
-def test_calibrated_confidence_is_monotone_in_the_logprob_and_beats_the_raw_one(tmp_path: Path) -> None:
+def test_calibrated_confidence_is_monotone_in_the_logprob_and_beats_the_raw_one(
+        fake_judge: Callable[..., FakeOpenAIServer], tmp_path: Path) -> None:
     from brun_label.exporters.tables import write_annotations
     from brun_label.table import make_table
 
     rubric = load_rubric("de-escalation")
-    with FakeOpenAIServer(position_bias=0.0, judge_accuracy=(0.5, 0.99)) as server:
-        env = {"OPENAI_API_KEY": server.api_key or ""}
-        src = write_samples(tmp_path / "samples.jsonl", 150)
-        first = CliRunner().invoke(cli, [*judge_args(tmp_path, src), "--base-url", server.base_url], env=env,
-                                   catch_exceptions=False)
-        assert first.exit_code == 0, first.output
-        judged = read_samples(tmp_path / "out" / "judged.jsonl")
-        table = tmp_path / "ann.jsonl"
-        write_annotations(make_table(_truth_table(rubric, judged)), table)
-        server.reset_counts()
-        result = CliRunner().invoke(cli, [*judge_args(tmp_path, src, "--calibrate-with", str(table), "--json"),
-                                          "--base-url", server.base_url], env=env, catch_exceptions=False)
-        assert result.exit_code == 0, result.output
-        assert server.chat_count == 0  # calibrating costs no request: the answers come from the cache
+    server = fake_judge(judge_accuracy=(0.5, 0.99))
+    src = write_samples(tmp_path / "samples.jsonl", 150)
+    first = run_cli(*judge_args(tmp_path, src))
+    assert first.exit_code == 0, first.output
+    judged = read_samples(tmp_path / "out" / "judged.jsonl")
+    table = tmp_path / "ann.jsonl"
+    write_annotations(make_table(_truth_table(rubric, judged)), table)
+    server.reset_counts()
+    result = run_cli(*judge_args(tmp_path, src, "--calibrate-with", str(table), "--json"))
+    assert result.exit_code == 0, result.output
+    assert server.chat_count == 0  # calibrating costs no request: the answers come from the cache
     fit = json.loads(result.stdout)["calibration"]["questions"]["tone_zone"]
     assert fit["status"] == "ok" and fit["feature"] == "logprob" and fit["n_items"] == 300
     assert fit["brier_cv"] < fit["brier_raw"] and fit["brier_cv"] < fit["brier_baseline"]
