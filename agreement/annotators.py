@@ -35,7 +35,9 @@ import math
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from brun_label.agreement.flags import flag_names, set_bits
 from brun_label.agreement.kappa import cohen_kappa
 from brun_label.agreement.questions import QuestionData
 from brun_label.agreement.reliability import codes_and_domain, counts_from_codes
@@ -67,14 +69,7 @@ def _bias(values: np.ndarray, own: np.ndarray, others_sum: np.ndarray, others_n:
 
 
 def _flag_bits(values: np.ndarray, flags: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    answered = np.array([[v is not None for v in row] for row in values], dtype=bool).reshape(values.shape)
-    bits = np.zeros((len(flags), *values.shape), dtype=bool)
-    pos = {f: i for i, f in enumerate(flags)}
-    for (a, u), v in np.ndenumerate(values):
-        if v is not None:
-            for f in v:
-                bits[pos[f], a, u] = True
-    return bits, answered
+    return set_bits(values, flags)
 
 
 def masi_similarity(own: np.ndarray, other: np.ndarray) -> np.ndarray:
@@ -113,7 +108,7 @@ def loo_agreement(values: np.ndarray, *, numeric: bool = False, flags: bool = Fa
     credit = np.full(values.shape, np.nan)
     bias = np.full(values.shape, np.nan)
     if flags:
-        names = sorted({f for v in values.ravel() if v is not None for f in v})
+        names = flag_names(values)
         bits, answered = _flag_bits(values, names)
         ticks = bits.sum(axis=1)
         n_ans = answered.sum(axis=0)
@@ -169,8 +164,8 @@ def annotator_stats(q: QuestionData, *, alpha: float, alpha_without: list[float]
     median = float(np.median(agree[enough & ~np.isnan(agree)])) if (enough & ~np.isnan(agree)).any() else math.nan
     step = scale_step(q) if q.numeric else 1.0
     out: dict[str, dict[str, Any]] = {}
-    rated = (~np.isnan(q.values)) if q.numeric else np.array(
-        [[v is not None for v in row] for row in q.values], dtype=bool).reshape(q.values.shape)
+    rated = (~np.isnan(q.values)) if q.numeric else np.asarray(pd.notna(q.values), dtype=bool).reshape(
+        q.values.shape)
     for a, name in enumerate(q.annotators):
         reasons: list[str] = []
         if enough[a]:
@@ -203,7 +198,7 @@ def judge_stats(q: QuestionData, *, alpha_humans: float, alpha_with: float, kapp
     per_judge: dict[str, dict[str, Any]] = {}
     credit_all: list[np.ndarray] = []
     if q.kind == "flags":
-        names = sorted({f for v in stacked.ravel() if v is not None for f in v})
+        names = flag_names(stacked)
         bits, answered = _flag_bits(stacked, names)
         ticks = bits[:, :n_h].sum(axis=1)
         n_ans = answered[:n_h].sum(axis=0)

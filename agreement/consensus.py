@@ -49,8 +49,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from brun_label.agreement.bradley_terry import BradleyTerryTies
 from brun_label.agreement.dawid_skene import DawidSkene
+from brun_label.agreement.flags import flag_names, set_bits
 from brun_label.agreement.questions import QuestionData, split_questions
 from brun_label.agreement.reliability import codes_and_domain, counts_from_codes
 from brun_label.rubric import BOTH_BAD, TIE, Rubric
@@ -91,19 +91,23 @@ def _native(v: Any) -> Any:
 def _support(values: np.ndarray, chosen: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Share and count of annotators whose value equals the chosen one, and the raters count."""
     n_units = values.shape[1]
-    n_ann = np.zeros(n_units, dtype=np.int64)
-    n_sup = np.zeros(n_units, dtype=np.int64)
-    numeric = values.dtype.kind == "f"
-    for u in range(n_units):
-        col = values[:, u]
-        present = ~np.isnan(col) if numeric else np.array([v is not None for v in col], dtype=bool)
-        n_ann[u] = int(present.sum())
-        if chosen[u] is None or n_ann[u] == 0:
-            continue
-        target = chosen[u]
-        if isinstance(target, list):
-            target = frozenset(target)
-        n_sup[u] = int(sum(1 for v in col[present] if v == target))
+    if values.dtype.kind == "f":
+        present = ~np.isnan(values)
+        target = np.array([np.nan if c is None else float(c) for c in chosen], dtype=np.float64)
+        same = present & (values == target[None, :])
+    else:
+        targets = np.empty(n_units, dtype=object)
+        for u, c in enumerate(chosen):
+            targets[u] = frozenset(c) if isinstance(c, list) else c
+        # One factorisation of the cells and the targets: equal values share a code.
+        codes, _ = pd.factorize(pd.Series(np.concatenate([values.ravel(), targets]), dtype=object),
+                                use_na_sentinel=True)
+        cell = np.asarray(codes[: values.size], dtype=np.int64).reshape(values.shape)
+        tcode = np.asarray(codes[values.size:], dtype=np.int64)
+        present = cell >= 0
+        same = present & (cell == tcode[None, :]) & (tcode[None, :] >= 0)
+    n_ann = present.sum(axis=0).astype(np.int64)
+    n_sup = same.sum(axis=0).astype(np.int64)
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(n_ann > 0, n_sup / np.maximum(n_ann, 1), np.nan)
     return share, n_sup, n_ann
@@ -132,7 +136,10 @@ def majority_vote(values: np.ndarray, *, level: str = "nominal") -> UnitConsensu
         pick = np.argmin(dist, axis=1)
     else:
         pick = np.argmax(is_mode, axis=1) if counts.size else np.zeros(len(n), dtype=np.intp)
-    chosen = [_native(domain[p]) if n[i] > 0 else None for i, p in enumerate(pick)]
+    natives = np.empty(len(domain) + 1, dtype=object)  # the last slot: no rating
+    for k, d in enumerate(domain.tolist()):
+        natives[k] = _native(d)
+    chosen = natives[np.where(n > 0, pick, len(domain))].tolist() if len(n) else []
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(n > 0, top / np.maximum(n, 1), np.nan)
     return UnitConsensus(
@@ -146,15 +153,9 @@ def majority_vote(values: np.ndarray, *, level: str = "nominal") -> UnitConsensu
 
 
 def _flag_counts(values: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
-    flags = sorted({f for v in values.ravel() if v is not None for f in v})
-    answered = np.array([[v is not None for v in row] for row in values], dtype=bool)
-    ticks = np.zeros((len(flags), values.shape[1]), dtype=np.int64)
-    pos = {f: i for i, f in enumerate(flags)}
-    for (_, u), v in np.ndenumerate(values):
-        if v is not None:
-            for f in v:
-                ticks[pos[f], u] += 1
-    return flags, ticks, answered.sum(axis=0)
+    flags = flag_names(values)
+    bits, answered = set_bits(values, flags)
+    return flags, bits.sum(axis=1).astype(np.int64), answered.sum(axis=0)
 
 
 def flags_majority(values: np.ndarray) -> UnitConsensus:
@@ -169,9 +170,13 @@ def flags_majority(values: np.ndarray) -> UnitConsensus:
     flags, ticks, answered = _flag_counts(values)
     include = ticks * 2 > answered[None, :]
     half = (ticks * 2 == answered[None, :]) & (answered[None, :] > 0)
+    # Units share few distinct included-flag patterns: build each sorted list once.
+    weights = np.left_shift(np.int64(1), np.arange(len(flags), dtype=np.int64))
+    pattern = (include.astype(np.int64) * weights[:, None]).sum(axis=0) if flags else np.zeros(values.shape[1], np.int64)
+    lists = {int(p): [f for f, w in zip(flags, weights.tolist(), strict=True) if int(p) & w]
+             for p in np.unique(pattern).tolist()}
     chosen: list[Any] = [
-        sorted(f for f, inc in zip(flags, include[:, u], strict=True) if inc) if answered[u] else None
-        for u in range(values.shape[1])
+        list(lists[p]) if answered[u] else None for u, p in enumerate(pattern.tolist())
     ]
     share, n_sup, n_ann = _support(values, chosen)
     return UnitConsensus(chosen, share, n_sup, n_ann, half.any(axis=0), np.full(len(chosen), np.nan))
@@ -241,6 +246,8 @@ def preference_vote(q: QuestionData) -> UnitConsensus:
         picks.append(None if v in (TIE, BOTH_BAD) else (item, v))
     if not options:
         return majority_vote(values)
+    from brun_label.agreement.bradley_terry import BradleyTerryTies  # scipy: only when used
+
     model = BradleyTerryTies(prior=PREFERENCE_PRIOR).fit(options, picks)
     chosen: list[Any] = [None] * n_units
     prob = np.full(n_units, np.nan)

@@ -31,10 +31,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from brun_label.agreement.alpha import alpha_from_counts, krippendorff_alpha
+from brun_label.agreement.alpha import alpha_from_counts
 from brun_label.agreement.distances import masi_distances
-from brun_label.agreement.gwet import gwet_ac1
-from brun_label.agreement.percent import percent_agreement
+from brun_label.agreement.gwet import gwet_from_counts
+from brun_label.agreement.percent import percent_agreement_from_counts
 from brun_label.agreement.reliability import codes_and_domain, unit_patterns
 
 
@@ -55,11 +55,13 @@ def set_matrix(reliability_data: Any) -> np.ndarray:
     ...
     ValueError: a flags answer must be a list of labels, got 'a' (annotator 0, unit 0)
     """
-    if (
-        isinstance(reliability_data, np.ndarray) and reliability_data.ndim == 2
-        and all(v is None or type(v) is frozenset for v in reliability_data.ravel())
-    ):
-        return reliability_data  # already sets (the summary's matrices)
+    if isinstance(reliability_data, np.ndarray) and reliability_data.ndim == 2 and reliability_data.dtype == object:
+        try:
+            distinct = _distinct_sets(reliability_data)[1]  # each distinct cell checked once
+        except TypeError:  # unhashable cells (lists): convert below
+            distinct = None
+        if distinct is not None and all(type(v) is frozenset for v in distinct):
+            return reliability_data  # already sets (the summary's matrices)
     if isinstance(reliability_data, pd.DataFrame):
         rows: Sequence[Sequence[Any]] = reliability_data.to_numpy().tolist()
     else:
@@ -106,11 +108,49 @@ def flag_matrix(reliability_data: Any, flag: str) -> np.ndarray:
 
 
 def _flag_matrix(sets: np.ndarray, flag: str) -> np.ndarray:
-    out = np.full(sets.shape, np.nan)
-    for idx, cell in np.ndenumerate(sets):
-        if cell is not None:
-            out[idx] = 1.0 if flag in cell else 0.0
-    return out
+    bits, answered = set_bits(sets, [flag])
+    return np.where(answered, bits[0].astype(np.float64), np.nan)
+
+
+def _distinct_sets(sets: np.ndarray) -> tuple[np.ndarray, list[Any]]:
+    """Codes (-1: missing) and the distinct cells of an object matrix of sets, each hashed once."""
+    codes, uniques = pd.factorize(pd.Series(sets.ravel(), dtype=object), use_na_sentinel=True)
+    return np.asarray(codes, dtype=np.int64).reshape(sets.shape), list(uniques)
+
+
+def flag_names(sets: np.ndarray) -> list[str]:
+    """The flags that occur in an object matrix of sets (``None`` missing), sorted.
+
+    >>> flag_names(np.array([[frozenset({"b"}), None], [frozenset({"a", "b"}), frozenset()]], dtype=object))
+    ['a', 'b']
+    """
+    if sets.size == 0:
+        return []
+    return sorted({f for cell in _distinct_sets(sets)[1] for f in cell})
+
+
+def set_bits(sets: np.ndarray, flags: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(bits, answered)`` of an annotators × units object matrix of sets (``None`` missing).
+
+    ``bits[f, a, u]`` says whether cell ``(a, u)`` holds ``flags[f]`` (flags not listed are
+    ignored), ``answered[a, u]`` whether the cell is not missing. Each distinct set is read once.
+
+    >>> bits, answered = set_bits(np.array([[frozenset({"a"}), None, frozenset({"a", "b"})]], dtype=object),
+    ...                           ["a", "b"])
+    >>> bits.astype(int).tolist(), answered.tolist()
+    ([[[1, 0, 1]], [[0, 0, 1]]], [[True, False, True]])
+    """
+    if sets.size == 0:
+        return np.zeros((len(flags), *sets.shape), dtype=bool), np.zeros(sets.shape, dtype=bool)
+    codes, uniques = _distinct_sets(sets)
+    pos = {f: i for i, f in enumerate(flags)}
+    table = np.zeros((len(flags), len(uniques) + 1), dtype=bool)  # the last column: missing cells
+    for k, cell in enumerate(uniques):
+        for f in cell:
+            if f in pos:
+                table[pos[f], k] = True
+    slot = np.where(codes >= 0, codes, len(uniques))
+    return table[:, slot], codes >= 0
 
 
 def per_flag_agreement(
@@ -122,17 +162,19 @@ def per_flag_agreement(
     occur. ``prevalence`` is the share of answers that tick the flag.
     """
     sets = set_matrix(reliability_data)
-    seen = sorted({f for cell in sets.ravel() if cell is not None for f in cell})
-    names = list(flags) if flags is not None else seen
+    names = list(flags) if flags is not None else flag_names(sets)
+    bits, answered_cells = set_bits(sets, names)
+    n_answered = answered_cells.sum(axis=0)
     out: dict[str, dict[str, float]] = {}
-    for flag in names:
-        binary = _flag_matrix(sets, flag)
-        answered = ~np.isnan(binary)
-        prevalence = float(binary[answered].mean()) if answered.any() else float("nan")
+    for f, flag in enumerate(names):
+        # A flag is a binary question: its units × {0, 1} counts are all the coefficients need.
+        ticks = bits[f].sum(axis=0)
+        counts = np.stack([n_answered - ticks, ticks], axis=1)
+        total = int(n_answered.sum())
         out[flag] = {
-            "krippendorff_alpha": krippendorff_alpha(binary, level="nominal", value_domain=[0.0, 1.0]),
-            "percent_agreement": percent_agreement(binary),
-            "gwet_ac1": gwet_ac1(binary, categories=[0.0, 1.0]),
-            "prevalence": prevalence,
+            "krippendorff_alpha": alpha_from_counts(counts, level="nominal", value_domain=[0.0, 1.0]),
+            "percent_agreement": percent_agreement_from_counts(counts),
+            "gwet_ac1": gwet_from_counts(counts),
+            "prevalence": float(ticks.sum()) / total if total else float("nan"),
         }
     return out

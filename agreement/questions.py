@@ -52,7 +52,7 @@ import pandas as pd
 from brun_label.agreement.distances import LEVELS
 from brun_label.model import JUDGE_PREFIX
 from brun_label.rubric import BOTH_BAD, TIE, Question, Rubric
-from brun_label.table import TableError, normalize_table
+from brun_label.table import TableError, normalize_table, value_codes
 
 #: Preference answers that are not a candidate.
 NON_CANDIDATE = (TIE, BOTH_BAD)
@@ -79,6 +79,8 @@ class QuestionData:
     n_duplicates: int = 0
     notes: list[str] = field(default_factory=list)
     _coded: np.ndarray | None = field(default=None, repr=False, compare=False)
+    _positions: tuple[pd.Index, np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
+    _width: int | None = field(default=None, repr=False, compare=False)
 
     @property
     def numeric(self) -> bool:
@@ -95,12 +97,46 @@ class QuestionData:
             return vals
         if values is None and self._coded is not None:
             return self._coded
-        out = np.empty(vals.shape, dtype=object)
-        for (a, u), v in np.ndenumerate(vals):
-            out[a, u] = None if v is None else self.position_label(str(self.unit_items[u]), v)
+        out = self._position_labels(vals)
         if values is None:
             self._coded = out
         return out
+
+    def _position_labels(self, vals: np.ndarray) -> np.ndarray:
+        """Preference answers (annotators × units) as ``candidate_k``/tie/both_bad labels, in one pass."""
+        if vals.size == 0:
+            return np.empty(vals.shape, dtype=object)
+        if self._positions is None:
+            # Once per question: every (unit, candidate id) of the units' items, keyed by one int64.
+            ids: list[str] = []
+            units: list[int] = []
+            rank_list: list[int] = []
+            for u, item in enumerate(self.unit_items.tolist()):
+                cands = self.candidates_by_item.get(str(item), [])
+                ids.extend(cands)
+                units.extend([u] * len(cands))
+                rank_list.extend(range(1, len(cands) + 1))
+            index = pd.Index(pd.unique(np.asarray(ids, dtype=object)), dtype=object)
+            keys = np.asarray(units, dtype=np.int64) * (len(index) + 1) + np.asarray(
+                index.get_indexer(pd.Index(ids, dtype=object)) if ids else [], dtype=np.int64)
+            order = np.argsort(keys, kind="stable")
+            self._positions = (index, keys[order], np.asarray(rank_list, dtype=np.int64)[order])
+        index, keys, ranks = self._positions
+        flat = vals.ravel()
+        present = np.asarray(pd.notna(flat), dtype=bool)
+        code = np.full(flat.size, -1, dtype=np.int64)
+        if present.any() and len(index):
+            code[present] = index.get_indexer(pd.Index(flat[present], dtype=object))
+        unit = np.broadcast_to(np.arange(vals.shape[1], dtype=np.int64), vals.shape).ravel()
+        key = unit * (len(index) + 1) + code
+        at = np.minimum(np.searchsorted(keys, key), max(len(keys) - 1, 0))
+        named = (code >= 0) & (keys[at] == key) if len(keys) else np.zeros(flat.size, bool)
+        labels = np.array([f"candidate_{k}" for k in range(int(ranks.max(initial=0)) + 1)], dtype=object)
+        out = flat.copy()
+        out[named] = labels[ranks[at[named]]]
+        other = present & ~named & ~np.isin(flat, list(NON_CANDIDATE))
+        out[other] = np.array([str(v) for v in flat[other]], dtype=object)
+        return out.reshape(vals.shape)
 
     def position_label(self, item_id: str, value: Any) -> str:
         """Return the coefficient label of a preference answer (``candidate_k``, tie, both_bad)."""
@@ -112,7 +148,9 @@ class QuestionData:
     def agreement_domain(self) -> list[Any] | None:
         """Return the ordered value domain for coefficients (``None``: the values that occur)."""
         if self.kind == "preference":
-            width = max((len(c) for c in self.candidates_by_item.values()), default=2)
+            if self._width is None:
+                self._width = max((len(c) for c in self.candidates_by_item.values()), default=2)
+            width = self._width
             return [f"candidate_{k + 1}" for k in range(max(width, 2))] + list(NON_CANDIDATE)
         if self.kind == "flags":
             return None
@@ -127,7 +165,7 @@ class QuestionData:
 def _missing(values: np.ndarray) -> np.ndarray:
     if values.dtype.kind == "f":
         return np.isnan(values)
-    return np.vectorize(lambda v: v is None, otypes=[bool])(values) if values.size else np.zeros(values.shape, bool)
+    return np.asarray(pd.isna(values), dtype=bool) if values.size else np.zeros(values.shape, bool)
 
 
 def missing_mask(values: np.ndarray) -> np.ndarray:
@@ -155,33 +193,75 @@ def _check_levels(levels: Mapping[str, str] | None) -> dict[str, str]:
     return out
 
 
-def _candidates_by_item(table: pd.DataFrame, pref_rows: pd.DataFrame) -> dict[str, list[str]]:
-    cands: dict[str, set[str]] = {}
-    with_cand = table[table["candidate_id"] != ""]
-    for item, cid in zip(with_cand["item_id"], with_cand["candidate_id"], strict=True):
-        cands.setdefault(item, set()).add(cid)
-    for item, v in zip(pref_rows["item_id"], pref_rows["value"], strict=True):
-        if isinstance(v, str) and v not in NON_CANDIDATE:
-            cands.setdefault(item, set()).add(v)
-    return {k: sorted(v) for k, v in cands.items()}
+def _as_frozensets(uniques: list[Any]) -> list[Any]:
+    return [frozenset(str(f) for f in v) if _is_list(v) else v for v in uniques]
 
 
-def _infer_kind(name: str, rows: pd.DataFrame, all_cands: dict[str, set[str]]) -> str:
-    vals = rows["value"].tolist()
+def _kind_of(v: Any) -> str:
+    return "list" if _is_list(v) else "number" if _is_number(v) else type(v).__name__
+
+
+@dataclass
+class _Codes:
+    """The table as integer codes, computed once: every question is sliced from these arrays."""
+
+    item: np.ndarray  # codes into ``items`` (sorted)
+    items: np.ndarray
+    cand: np.ndarray  # codes into ``cands`` (sorted; "" sorts first)
+    cands: np.ndarray
+    ann: np.ndarray  # codes into ``anns`` (sorted)
+    anns: np.ndarray
+    value: np.ndarray  # codes into ``uniques`` (-1: blank)
+    uniques: list[Any]
+
+    _objects: np.ndarray | None = None
+
+    def values_of(self, rows: np.ndarray) -> np.ndarray:
+        """The values of ``rows`` as an object array (None for blanks)."""
+        if self._objects is None:
+            objs = np.empty(len(self.uniques) + 1, dtype=object)
+            for k, v in enumerate(self.uniques):
+                objs[k] = v  # one by one: a list value must stay one cell
+            self._objects = objs
+        return self._objects[self.value[rows]]
+
+
+def _sorted_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    codes, uniques = pd.factorize(col, sort=True)
+    return np.asarray(codes, dtype=np.int64), np.asarray(uniques, dtype=object)
+
+
+def _candidate_pairs(c: _Codes, table_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The (item code, candidate id) pairs of the per-candidate rows among ``table_rows``."""
+    rows = table_rows[c.cands[c.cand[table_rows]] != ""]
+    key = np.unique(c.item[rows] * (len(c.cands) + 1) + c.cand[rows])
+    item, cand = np.divmod(key, len(c.cands) + 1)
+    return item, c.cands[cand]
+
+
+def _named_mask(c: _Codes, rows: np.ndarray, cand_items: np.ndarray, cand_ids: np.ndarray) -> np.ndarray:
+    """Whether each row's value is one of the candidate ids known for its item."""
+    index = pd.MultiIndex.from_arrays([cand_items, pd.Index(cand_ids, dtype=object)])
+    vals = c.values_of(rows)
+    query = pd.MultiIndex.from_arrays([c.item[rows], pd.Index(vals, dtype=object)])
+    return np.asarray(index.get_indexer(query), dtype=np.int64) >= 0 if len(index) else np.zeros(len(rows), bool)
+
+
+def _infer_kind(name: str, c: _Codes, rows: np.ndarray, all_pairs: tuple[np.ndarray, np.ndarray]) -> str:
+    used = np.unique(c.value[rows])
+    vals = [c.uniques[k] for k in used.tolist()]
     if all(_is_list(v) for v in vals):
         return "flags"
     if all(_is_number(v) for v in vals):
         return "numeric"
     if all(isinstance(v, str) for v in vals):
-        if (rows["candidate_id"] == "").all():
-            named = [
-                v in all_cands.get(i, set()) for i, v in zip(rows["item_id"], vals, strict=True)
-                if v not in NON_CANDIDATE
-            ]
-            if named and all(named):
+        if (c.cands[c.cand[rows]] == "").all():
+            is_special = np.isin(c.value[rows], [k for k in used.tolist() if c.uniques[k] in NON_CANDIDATE])
+            named_rows = rows[~is_special]
+            if named_rows.size and _named_mask(c, named_rows, *all_pairs).all():
                 return "preference"
         return "labels"
-    kinds = sorted({"list" if _is_list(v) else "number" if _is_number(v) else type(v).__name__ for v in vals})
+    kinds = sorted({_kind_of(v) for v in vals})
     raise ValueError(f"question {name!r} mixes value types ({', '.join(kinds)}); give a rubric or fix the table")
 
 
@@ -195,31 +275,34 @@ class ValueProblem(ValueError):
         super().__init__(message + where)
 
 
-def _first_bad(rows: pd.DataFrame, ok: Any) -> tuple[Any, int | None] | None:
-    for idx, v in zip(rows.index, rows["value"], strict=True):
-        if not ok(v):
-            return v, int(idx) if isinstance(idx, int | np.integer) else None
-    return None
+def _first_bad(c: _Codes, rows: np.ndarray, ok: Any) -> tuple[Any, int] | None:
+    """The first value of ``rows`` (in table order) that ``ok`` rejects, checking each distinct value once."""
+    used = np.unique(c.value[rows])
+    bad = [k for k in used.tolist() if not ok(c.uniques[k])]
+    if not bad:
+        return None
+    row = int(rows[np.isin(c.value[rows], bad)][0])
+    return c.uniques[int(c.value[row])], row
 
 
-def _check_values(name: str, kind: str, q: Question | None, rows: pd.DataFrame) -> None:
+def _check_values(name: str, kind: str, q: Question | None, c: _Codes, rows: np.ndarray) -> None:
     if kind in _NUMERIC_KINDS:
-        bad = _first_bad(rows, _is_number)
+        bad = _first_bad(c, rows, _is_number)
         if bad:
             raise ValueProblem(f"question {name!r} ({kind}) needs numbers, got {bad[0]!r}", bad[1])
     elif kind == "flags":
-        bad = _first_bad(rows, _is_list)
+        bad = _first_bad(c, rows, _is_list)
         if bad:
             raise ValueProblem(f"question {name!r} (flags) needs lists of flags, got {bad[0]!r}", bad[1])
     else:
-        bad = _first_bad(rows, lambda v: isinstance(v, str))
+        bad = _first_bad(c, rows, lambda v: isinstance(v, str))
         if bad:
             raise ValueProblem(f"question {name!r} ({kind}) needs labels, got {bad[0]!r}", bad[1])
     if q is None:
         return
     if kind in ("scale", "choice", "rating"):
         allowed = set(q.values())
-        bad = _first_bad(rows, lambda v: v in allowed)
+        bad = _first_bad(c, rows, lambda v: v in allowed)
         if bad:
             raise ValueProblem(
                 f"question {name!r}: {bad[0]!r} is not an option (options: {', '.join(map(str, q.values()))})",
@@ -227,7 +310,7 @@ def _check_values(name: str, kind: str, q: Question | None, rows: pd.DataFrame) 
             )
     elif kind == "flags":
         flags = {str(o.value) for o in q.options}
-        bad = _first_bad(rows, lambda v: all(str(f) in flags for f in v))
+        bad = _first_bad(c, rows, lambda v: all(str(f) in flags for f in v))
         if bad:
             unknown = next(str(f) for f in bad[0] if str(f) not in flags)
             raise ValueProblem(f"question {name!r}: {unknown!r} is not one of its flags", bad[1])
@@ -263,14 +346,31 @@ def _resolve_level(
     return level, source, level, notes
 
 
-def _dedupe(rows: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    keys = ["item_id", "candidate_id", "annotator"]
-    if "submitted_at" in rows.columns and rows["submitted_at"].notna().any():
-        order = pd.to_datetime(rows["submitted_at"], errors="coerce", utc=True)
-        rows = rows.assign(_order=order).sort_values("_order", kind="stable", na_position="first")
-        rows = rows.drop(columns="_order")
-    dup = rows.duplicated(keys, keep="last")
+def _dedupe(c: _Codes, rows: np.ndarray, order: np.ndarray | None) -> tuple[np.ndarray, int]:
+    """Keep each annotator's last answer per unit (latest ``submitted_at``, else the last row)."""
+    if order is not None:
+        rows = rows[np.argsort(order[rows], kind="stable")]
+    key = (c.item[rows] * (len(c.cands) + 1) + c.cand[rows]) * (len(c.anns) + 1) + c.ann[rows]
+    dup = pd.Series(key).duplicated(keep="last").to_numpy()
     return rows[~dup], int(dup.sum())
+
+
+def _submitted_order(table: pd.DataFrame) -> np.ndarray | None:
+    """Each row's rank by ``submitted_at`` (missing first), or None when no row has one."""
+    if "submitted_at" not in table.columns or not table["submitted_at"].notna().any():
+        return None
+    when = pd.to_datetime(table["submitted_at"], errors="coerce", utc=True)
+    ns: np.ndarray = np.where(when.isna().to_numpy(), np.iinfo(np.int64).min,
+                              when.to_numpy(dtype="datetime64[ns]").astype(np.int64))
+    return np.argsort(np.argsort(ns, kind="stable"), kind="stable")
+
+
+def _table_codes(table: pd.DataFrame) -> _Codes:
+    item, items = _sorted_codes(table["item_id"])
+    cand, cands = _sorted_codes(table["candidate_id"])
+    ann, anns = _sorted_codes(table["annotator"])
+    value, uniques = value_codes(table["value"])
+    return _Codes(item, items, cand, cands, ann, anns, value, uniques)
 
 
 def split_questions(
@@ -284,6 +384,10 @@ def split_questions(
     Raises ``ValueError`` (naming the question) on a table that cannot be read as ratings:
     missing columns, values of the wrong type or not among the rubric's options, a level
     that does not fit the values.
+
+    The table is coded once (sorted integer codes of items, candidates and annotators; one code
+    per distinct value, see :func:`brun_label.table.value_codes`), so each question is a few
+    array operations, whatever the number of rows.
     """
     try:
         table = normalize_table(table)
@@ -291,34 +395,40 @@ def split_questions(
         raise ValueError(str(exc)) from None
     lv = _check_levels(levels)
     notes: list[str] = []
-    used = table[(table["status"] == "submitted") & ~table["value"].map(_is_blank)]
-    dropped = len(table) - len(used)
+    c = _table_codes(table)
+    submitted = (table["status"] == "submitted").to_numpy(dtype=bool)
+    used = submitted & (c.value >= 0)
+    dropped = len(table) - int(used.sum())
     if dropped:
         notes.append(f"{dropped} row(s) not counted (status other than submitted, or no value)")
+    q_raw, q_names = pd.factorize(table["question"])
+    q_codes: np.ndarray = np.asarray(q_raw, dtype=np.int64)
     rubric_names = [q.name for q in rubric.questions] if rubric is not None else []
-    present = sorted(used["question"].unique().tolist())
+    present_codes = np.unique(q_codes[used])
+    present = sorted(str(q_names[k]) for k in present_codes.tolist())
     order = [n for n in rubric_names if n in present] + [n for n in present if n not in rubric_names]
     for name in sorted(set(lv) - set(present)):
         notes.append(f"--level given for {name!r}, which has no submitted ratings")
-    all_cands: dict[str, set[str]] = {}
-    for item, cid in zip(table["item_id"], table["candidate_id"], strict=True):
-        if cid:
-            all_cands.setdefault(item, set()).add(cid)
+    code_of = {str(n): k for k, n in enumerate(q_names.tolist())}
+    all_rows = np.arange(len(table))
+    all_pairs: tuple[np.ndarray, np.ndarray] | None = None
+    when: np.ndarray | str | None = "unset"
     out: dict[str, QuestionData] = {}
-    groups = {str(k): g for k, g in used.groupby("question", sort=False)}
     for name in order:
-        rows = groups[name]
+        rows = np.flatnonzero(used & (q_codes == code_of[name]))
         q = None
         if rubric is not None:
             if name in rubric_names:
                 q = rubric.question(name)
             else:
                 notes.append(f"{name}: not in rubric {rubric.name!r}; its kind is inferred from the values")
-        kind = q.type if q is not None else _infer_kind(name, rows, all_cands)
+        if q is None and all_pairs is None:
+            all_pairs = _candidate_pairs(c, all_rows)
+        kind = q.type if q is not None else _infer_kind(name, c, rows, all_pairs)  # type: ignore[arg-type]
         if kind == "text":
             notes.append(f"{name}: free text, no agreement computed")
             continue
-        _check_values(name, kind, q, rows)
+        _check_values(name, kind, q, c, rows)
         domain: list[Any] | None = None
         if q is not None and kind in ("scale", "choice", "rating"):
             domain = list(q.values())
@@ -326,15 +436,37 @@ def split_questions(
             domain = [str(o.value) for o in q.options]
         level, source, distance, level_notes = _resolve_level(name, kind, q, lv, domain)
         notes.extend(level_notes)
-        rows, n_dup = _dedupe(rows)
-        data = _pivot(name, kind, level, source, distance, rows, domain)
+        if isinstance(when, str):
+            when = _submitted_order(table)
+        rows, n_dup = _dedupe(c, rows, when)
+        data = _pivot(name, kind, level, source, distance, c, rows, domain)
         data.n_duplicates = n_dup
         if n_dup:
             notes.append(f"{name}: {n_dup} repeated answer(s) by the same annotator on the same unit; the latest counts")
         if kind == "preference":
-            data.candidates_by_item = _candidates_by_item(table, rows)
+            data.candidates_by_item = _candidates_by_item(c, all_rows, rows)
         out[name] = data
     return out, notes
+
+
+def _candidates_by_item(c: _Codes, all_rows: np.ndarray, pref_rows: np.ndarray) -> dict[str, list[str]]:
+    """Every item's candidate ids, sorted: its per-candidate rows' and the ids its preference answers name."""
+    items, cands = _candidate_pairs(c, all_rows)
+    vals = c.values_of(pref_rows)
+    used = np.unique(c.value[pref_rows])
+    naming = [k for k in used.tolist() if isinstance(c.uniques[k], str) and c.uniques[k] not in NON_CANDIDATE]
+    named = np.isin(c.value[pref_rows], naming)
+    frame = pd.DataFrame({
+        "item": np.concatenate([items, c.item[pref_rows][named]]),
+        "cand": np.concatenate([cands, vals[named]]).astype(object),
+    }).drop_duplicates()
+    frame = frame.sort_values(["item", "cand"], kind="stable")
+    item_codes = frame["item"].to_numpy()
+    cand_ids = frame["cand"].to_numpy(dtype=object).tolist()
+    bounds = np.flatnonzero(np.diff(item_codes)) + 1
+    starts = np.concatenate([[0], bounds]).astype(np.int64) if len(item_codes) else np.zeros(0, np.int64)
+    ends = np.concatenate([bounds, [len(item_codes)]]).astype(np.int64) if len(item_codes) else np.zeros(0, np.int64)
+    return {str(c.items[item_codes[a]]): cand_ids[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)}
 
 
 def _pivot(
@@ -343,29 +475,40 @@ def _pivot(
     level: str,
     source: str,
     distance: str,
-    rows: pd.DataFrame,
+    c: _Codes,
+    rows: np.ndarray,
     domain: list[Any] | None,
 ) -> QuestionData:
-    unit_index = rows.groupby(["item_id", "candidate_id"], sort=True).ngroup().to_numpy()
-    units = rows[["item_id", "candidate_id"]].drop_duplicates().sort_values(["item_id", "candidate_id"])
+    unit_key = c.item[rows] * (len(c.cands) + 1) + c.cand[rows]
+    units, unit_index = np.unique(unit_key, return_inverse=True)
     n_units = len(units)
-    names = rows["annotator"].to_numpy(dtype=object)
-    is_judge = np.array([str(a).startswith(JUDGE_PREFIX) for a in names], dtype=bool)
+    unit_item, unit_cand = np.divmod(units, len(c.cands) + 1)
+    ann_names = c.anns
+    is_judge_name = np.array([str(a).startswith(JUDGE_PREFIX) for a in ann_names.tolist()], dtype=bool)
+    is_judge = is_judge_name[c.ann[rows]]
     numeric = kind in _NUMERIC_KINDS
-    values: np.ndarray = rows["value"].to_numpy(dtype=object)
-    if kind == "flags":
-        values = np.array([frozenset(str(f) for f in v) for v in values], dtype=object)
+    used = np.unique(c.value[rows])
+    if numeric:
+        lookup = np.full(len(c.uniques), np.nan)
+        lookup[used] = [float(c.uniques[k]) for k in used.tolist()]
+    else:
+        objs = np.empty(len(c.uniques) + 1, dtype=object)
+        picked = [c.uniques[k] for k in used.tolist()]
+        objs[used] = _as_frozensets(picked) if kind == "flags" else picked
+    values = c.value[rows]
 
     def matrix(mask: np.ndarray) -> tuple[list[str], np.ndarray]:
-        who = sorted(set(names[mask].tolist()))
-        pos = {a: i for i, a in enumerate(who)}
-        rows_idx = np.array([pos[a] for a in names[mask]], dtype=np.intp)
+        present = np.unique(c.ann[rows][mask])
+        who = [str(ann_names[k]) for k in present.tolist()]
+        slot = np.full(len(ann_names), -1, dtype=np.int64)
+        slot[present] = np.arange(len(present))
+        rows_idx = slot[c.ann[rows][mask]]
         if numeric:
             mat = np.full((len(who), n_units), np.nan)
-            mat[rows_idx, unit_index[mask]] = values[mask].astype(np.float64)
+            mat[rows_idx, unit_index[mask]] = lookup[values[mask]]
         else:
             mat = np.full((len(who), n_units), None, dtype=object)
-            mat[rows_idx, unit_index[mask]] = values[mask]
+            mat[rows_idx, unit_index[mask]] = objs[values[mask]]
         return who, mat
 
     humans, human_values = matrix(~is_judge)
@@ -376,8 +519,8 @@ def _pivot(
         level=level,
         level_source=source,
         distance=distance,
-        unit_items=units["item_id"].to_numpy(dtype=object),
-        unit_candidates=units["candidate_id"].to_numpy(dtype=object),
+        unit_items=c.items[unit_item].astype(object),
+        unit_candidates=c.cands[unit_cand].astype(object),
         annotators=humans,
         values=human_values,
         judges=judges,

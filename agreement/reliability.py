@@ -128,12 +128,14 @@ def codes_and_domain(
     else:
         flat: np.ndarray = arr.ravel()
         mask = missing_mask(arr).ravel()
-        if kind == "O" and any(isinstance(v, list | set) for v in flat):
-            flat = np.array([_hashable(v) for v in flat], dtype=object)
         work = flat.astype(object)
         work[mask] = None
         # pandas' hash-table factorize: O(n), and it keeps None/NaN as the missing code -1.
-        factorized = pd.factorize(work, use_na_sentinel=True)
+        try:
+            factorized = pd.factorize(work, use_na_sentinel=True)
+        except TypeError:  # unhashable cells (lists, sets): compare them as frozensets
+            work = np.array([_hashable(v) for v in work], dtype=object)
+            factorized = pd.factorize(work, use_na_sentinel=True)
         flat_codes: np.ndarray = np.asarray(factorized[0])
         uniques: np.ndarray = np.asarray(factorized[1], dtype=object)
         if _all_numbers(uniques):

@@ -75,14 +75,16 @@ def distributions(q: QuestionData, values: np.ndarray, names: list[str]) -> dict
     coded = q.agreement_values(values)
     out: dict[str, dict[str, int]] = {}
     for i, name in enumerate(names):
+        # Count each distinct answer once (in order of first appearance), then expand sets to flags.
+        codes, uniques = pd.factorize(pd.Series(coded[i], dtype=object), use_na_sentinel=True)
+        counts = np.bincount(np.asarray(codes)[np.asarray(codes) >= 0], minlength=len(uniques))
         counter: Counter[str] = Counter()
-        for v in coded[i]:
-            if v is None or (isinstance(v, float) and math.isnan(v)):
-                continue
+        for v, n in zip(list(uniques), counts.tolist(), strict=True):
             if isinstance(v, frozenset):
-                counter.update(sorted(v) or ["(none)"])
+                for f in sorted(v) or ["(none)"]:
+                    counter[f] += n
             else:
-                counter[_label(v)] += 1
+                counter[_label(v)] += n
         out[name] = dict(counter)
     return out
 

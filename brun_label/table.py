@@ -138,7 +138,7 @@ def value_codes(values: Any) -> tuple[np.ndarray, list[Any]]:
     first = np.empty(len(id_uniques), dtype=np.int64)
     first[id_codes[::-1]] = np.arange(arr.size - 1, -1, -1)
     reps = arr[first]
-    keys = pd.Series([_key(v) for v in reps], dtype=object)
+    keys = pd.Series([v if type(v) is str else _key(v) for v in reps.tolist()], dtype=object)
     k_raw, k_uniques = pd.factorize(keys, use_na_sentinel=True)
     k_codes: np.ndarray = np.asarray(k_raw, dtype=np.int64)
     rep_of = np.full(len(k_uniques), -1, dtype=np.int64)
@@ -264,9 +264,15 @@ def decode_codes(
     by_name: Mapping[str, Question] = {q.name: q for q in rubric.questions} if rubric is not None else {}
     decoded = np.empty(len(uniq), dtype=object)
     bad: list[tuple[int, AmbiguousValue]] = []
+    # Text questions (choices, candidate ids, free text) keep their text: no call per value.
+    verbatim = [q_names[qc] in by_name and by_name[str(q_names[qc])].type not in ("scale", "rating", "flags")
+                for qc in range(len(q_names))]
     for k, code in enumerate(uniq.tolist()):
         qc, tc = divmod(code, width)
         text = None if tc == 0 else t_uniques[tc - 1]
+        if verbatim[qc] and type(text) is str:
+            decoded[k] = text
+            continue
         try:
             decoded[k] = decode_text(text, by_name.get(str(q_names[qc])))
         except AmbiguousValue as exc:
