@@ -307,6 +307,43 @@ def _click_button(browser: Chromium, text: str) -> None:
     assert found, f"no button {text!r}"
 
 
+def _open_annotation_mode(browser: Chromium, url: str, dataset_id: str, username: str) -> None:
+    token = httpx.post(f"{url}/api/v1/token", data={"username": username, "password": "annotator-pw-123"})
+    token.raise_for_status()
+    bearer = "Bearer " + token.json()["access_token"]
+    browser.goto(f"{url}/sign-in")
+    assert browser.wait_for("document.readyState === 'complete'")
+    # What the UI's login form does: keep the token the server issued (nuxt-auth, local strategy).
+    browser.js(f"localStorage.setItem('auth.strategy', 'local'); localStorage.setItem('auth._token.local', "
+               f"{json.dumps(bearer)}); localStorage.setItem('auth._token_expiration.local', "
+               "String(Date.now() + 3600000)); true")
+    browser.goto(f"{url}/dataset/{dataset_id}/annotation-mode")
+    assert browser.wait_for("document.body.innerText.includes('B: Tone zone')"), browser.js("document.body.innerText")
+
+
+def test_by_default_the_ui_shows_no_judge_answer_and_selects_nothing(
+    argilla_env: ServerInfo, argilla_api: ArgillaAPI, chromium: Chromium
+) -> None:
+    name = unique_name("ui-hidden")
+    samples = [sample_from_dict({"id": "h0", "prompt": "I want a refund", "judge_model": "judge-x",
+                                 "judge": {"preference": "tie"},
+                                 "candidates": [{"id": "h0-a", "text": "Calm", "judge": {"tone_zone": 0}},
+                                                {"id": "h0-b", "text": "Cold", "judge": {"tone_zone": 2}}]})]
+    ArgillaBackend().push(samples, RUBRIC, PushOptions(target=name))  # no --show-judge
+    dataset_id = argilla_api.dataset(name)["id"]
+    argilla_api.annotator("gina")
+    _open_annotation_mode(chromium, argilla_env.url, dataset_id, "gina")
+    assert chromium.wait_for("document.querySelectorAll('label[for^=\"tone_zone_a_\"]').length > 0")
+    assert "judge-x" not in chromium.js("document.body.innerText")
+    assert chromium.js("document.querySelectorAll('label.label-active').length") == 0  # nothing pre-selected
+    # The same push with --show-judge pre-selects the judge's answers (what the default avoids).
+    shown = unique_name("ui-shown")
+    ArgillaBackend().push(samples, RUBRIC, PushOptions(target=shown, show_judge=True))
+    _open_annotation_mode(chromium, argilla_env.url, argilla_api.dataset(shown)["id"], "gina")
+    assert chromium.wait_for("document.querySelectorAll('label.label-active').length > 0")
+    assert "judge-x" in chromium.js("document.body.innerText")
+
+
 def test_an_annotator_logs_into_the_ui_sees_the_queue_and_submits(
     argilla_env: ServerInfo, argilla_api: ArgillaAPI, chromium: Chromium, tmp_path: Path
 ) -> None:
