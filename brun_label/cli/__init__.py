@@ -38,6 +38,7 @@ _COMMANDS: dict[str, str] = {
     "agreement": "brun_label.cli.agreement:agreement",
     "route": "brun_label.cli.route:route",
     "adjudicate": "brun_label.cli.adjudicate:adjudicate",
+    "status": "brun_label.cli.status:status",
 }
 
 
