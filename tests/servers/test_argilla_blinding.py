@@ -148,7 +148,7 @@ def test_an_annotator_cannot_read_another_annotators_response_by_any_endpoint(
     questions = argilla_api.http.get(f"/api/v1/datasets/{dataset_id}/questions").raise_for_status().json()
     tone_a = next(q for q in questions["items"] if q["name"] == "tone_zone_a")
     me_search = f"/api/v1/me/datasets/{dataset_id}/records/search"
-    include = {"include": ["responses", "suggestions", "vectors"], "limit": 100}
+    include: dict[str, Any] = {"include": ["responses", "suggestions", "vectors"], "limit": 100}
     pending = {"filters": {"and": [{"type": "terms", "scope": {"entity": "response", "property": "status"},
                                     "values": ["pending", "submitted", "draft", "discarded"]}]}}
     bob_value = {"filters": {"and": [{"type": "terms", "scope": {"entity": "response", "question": "tone_zone_a"},
