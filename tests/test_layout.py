@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from brun_label.layout import AnswerError, add_table_columns, decode_answer, fill_unticked_flags
@@ -101,3 +101,33 @@ def test_a_judge_without_a_recorded_order_gets_no_invented_position() -> None:
 def test_an_answer_about_an_empty_slot_is_reported() -> None:
     with pytest.raises(AnswerError, match="only 2 candidates"):
         decode_answer(RUBRIC, "tone_zone_c", "0", ["c1", "c2"])
+
+
+PACKS = ("de-escalation", "project-architect", "socratic-mentor", "deal-closer")
+raw_values = st.one_of(
+    st.sampled_from(["a", "b", "c", "tie", "both_bad", "-2", "0", "2", "4", "11", "in_zone", " B "]),
+    st.integers(-3, 12).map(str), st.integers(-3, 12), st.text(max_size=6),
+    st.lists(st.sampled_from(["admits_fault", "pushy", "gives_answer", "x", "a"]), max_size=3),
+)
+
+
+@settings(deadline=None)
+@given(st.sampled_from(PACKS), st.data(), raw_values)
+def test_what_pull_decodes_is_what_agreement_and_export_accept(pack, data, raw) -> None:
+    """decode_answer (pull) and check_answers (agreement, export) never disagree on a decoded answer."""
+    from brun_label.answers import check_answers
+    from brun_label.rubric import slot_name
+    from brun_label.table import make_table
+
+    rubric = load_rubric(pack)
+    q = data.draw(st.sampled_from(rubric.questions))
+    slot = slot_name(q.name, data.draw(st.integers(0, 1))) if q.scope == "candidate" else q.name
+    order = ["c-1", "c-2"]
+    try:
+        decoded = decode_answer(rubric, slot, raw, order)
+    except AnswerError:
+        return
+    rows = [_row(c, name, v, platform="label-studio") for c, name, v in decoded]
+    table = make_table(add_table_columns(rubric, rows, {"s1": order}))
+    kept, problems = check_answers(table, rubric, {"s1": order})
+    assert problems == [] and len(kept) == len(rows)
