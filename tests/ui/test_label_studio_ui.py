@@ -1,0 +1,152 @@
+"""Two annotators in the real Label Studio UI: invited, signed in, labelling with clicks and hotkeys.
+
+The team lead pushes a file with a 4-candidate and a 3-candidate sample. The 3-candidate sample
+lands in the sibling project ``<title> (3)`` (one project per candidate count), whose page shows no
+"Candidate D" and refuses a submission that leaves C unrated. Both annotators join through the
+organization's invite link, sign in through the login form and work through the label stream;
+the pull returns exactly what they clicked and typed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from brun_label.backends.base import PullOptions, PushOptions
+from brun_label.backends.label_studio import LabelStudioBackend
+from brun_label.layout import candidate_order, count_target
+from brun_label.model import Sample, sample_from_dict
+from brun_label.rubrics import load_rubric
+from tests.fixtures.label_studio import LabelStudioAdmin
+from tests.ui.conftest import (
+    PASSWORD,
+    Pages,
+    keep,
+    ls_column,
+    ls_invite_link,
+    ls_label_stream,
+    ls_login,
+    ls_sign_up,
+)
+
+pytestmark = pytest.mark.server
+
+RUBRIC = load_rubric("de-escalation")
+
+
+def sample(sid: str, n: int) -> Sample:
+    return sample_from_dict({
+        "id": sid, "category": "billing",
+        "prompt": [{"role": "user", "content": f"You charged me {n} times. Refund everything now."}],
+        "candidates": [{"id": f"{sid}-{k}", "text": f"Reply {k} to the {n}-candidate sample."} for k in range(n)],
+    })
+
+
+def wait_for_annotations(admin: LabelStudioAdmin, task_id: int, n: int) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + 20
+    while True:
+        found = admin._json("GET", f"/api/tasks/{task_id}/annotations/")
+        if len(found) >= n or time.monotonic() > deadline:
+            return list(found)
+        time.sleep(0.25)
+
+
+def test_two_invited_annotators_label_with_clicks_and_hotkeys_and_pull_returns_exactly_that(
+    label_studio_server, label_studio_admin, ls_project_title, pages: Pages, tmp_path: Path
+) -> None:
+    url = label_studio_server.url
+    title = ls_project_title
+    four, three = sample("ui-four", 4), sample("ui-three", 3)
+    backend = LabelStudioBackend(url=url, api_key=label_studio_server.api_key)
+    pushed = backend.push([four, three], RUBRIC, PushOptions(target=title, annotators_per_item=2))
+    assert pushed.n_added == 2
+    assert any("no roles" in n for n in pushed.notes), pushed.notes  # the lead is told plainly
+    p4, p3 = label_studio_admin.project(title), label_studio_admin.project(count_target(title, 3))
+    task4 = label_studio_admin.task_of(title, four.id)
+    task3 = label_studio_admin.task_of(count_target(title, 3), three.id)
+
+    # The team lead signs in and copies the invite link; two annotators sign up with it.
+    lead = pages.new()
+    ls_login(lead, url, label_studio_server.username, label_studio_server.password)
+    link = ls_invite_link(lead, url)
+    for email in ("ann.ui@example.org", "ben.ui@example.org"):
+        ls_sign_up(pages.new(), link, email)
+
+    # Ann signs in and opens the 3-candidate project's label stream.
+    ann = pages.new()
+    ls_login(ann, url, "ann.ui@example.org", PASSWORD)
+    ls_label_stream(ann, url, p3["id"])
+    body = ann.inner_text("body")
+    assert "Candidate C" in body and "Candidate D" not in body and "D is best" not in body
+    assert "Hotkeys:" in body and "Tone zone of C: a-g" in body  # listed where she works
+    ann.keyboard.press("3")  # A: 0 In zone
+    ls_column(ann, "B").locator("label", has_text="-1 Soft").click()
+    ann.keyboard.press("Shift+1")  # A: admits fault
+    ann.keyboard.press("Alt+b")  # preference: B
+    ann.get_by_test_id("bottombar-submit-button").click()
+    ann.get_by_text('"tone_zone_c" is required').wait_for()  # C unrated: refused
+    ann.get_by_role("button", name="OK").click()
+    assert wait_for_annotations(label_studio_admin, task3["id"], 0) == []
+    ann.keyboard.press("g")  # C: +2 Defensive
+    keep(ann, tmp_path, "label-studio-3-candidates.png")
+    ann.get_by_test_id("bottombar-submit-button").click()
+    assert len(wait_for_annotations(label_studio_admin, task3["id"], 1)) == 1
+
+    # Ben does the 4-candidate task with hotkeys only, then the 3-candidate one.
+    ben = pages.new()
+    ls_login(ben, url, "ben.ui@example.org", PASSWORD)
+    ls_label_stream(ben, url, p4["id"])
+    assert "Candidate D" in ben.inner_text("body")
+    for key in ("1", "e", "d", "v", "Shift+z", "Shift+x", "Alt+d"):
+        ben.keyboard.press(key)
+    keep(ben, tmp_path, "label-studio-4-candidates.png")
+    ben.keyboard.press("Control+Enter")
+    assert len(wait_for_annotations(label_studio_admin, task4["id"], 1)) == 1
+    ls_label_stream(ben, url, p3["id"])
+    for key in ("2", "w", "s", "Alt+t"):
+        ben.keyboard.press(key)
+    ben.locator("textarea").fill("All three hedge; B and C equally.")
+    ben.locator("textarea").press("Enter")  # a new line, stored as typed
+    ben.get_by_test_id("bottombar-submit-button").click()
+    assert len(wait_for_annotations(label_studio_admin, task3["id"], 2)) == 2
+
+    o4, o3 = candidate_order(four), candidate_order(three)
+    expected = {
+        ("ann.ui@example.org", three.id, o3[0], "tone_zone", 0),
+        ("ann.ui@example.org", three.id, o3[1], "tone_zone", -1),
+        ("ann.ui@example.org", three.id, o3[2], "tone_zone", 2),
+        ("ann.ui@example.org", three.id, o3[0], "liability_flags", ("admits_fault",)),
+        ("ann.ui@example.org", three.id, o3[1], "liability_flags", ()),
+        ("ann.ui@example.org", three.id, o3[2], "liability_flags", ()),
+        ("ann.ui@example.org", three.id, "", "preference", o3[1]),
+        ("ben.ui@example.org", four.id, o4[0], "tone_zone", -2),
+        ("ben.ui@example.org", four.id, o4[1], "tone_zone", 0),
+        ("ben.ui@example.org", four.id, o4[2], "tone_zone", 0),
+        ("ben.ui@example.org", four.id, o4[3], "tone_zone", 1),
+        ("ben.ui@example.org", four.id, o4[0], "liability_flags", ()),
+        ("ben.ui@example.org", four.id, o4[1], "liability_flags", ()),
+        ("ben.ui@example.org", four.id, o4[2], "liability_flags", ()),
+        ("ben.ui@example.org", four.id, o4[3], "liability_flags", ("admits_fault", "promises_compensation")),
+        ("ben.ui@example.org", four.id, "", "preference", o4[3]),
+        ("ben.ui@example.org", three.id, o3[0], "tone_zone", -1),
+        ("ben.ui@example.org", three.id, o3[1], "tone_zone", -1),
+        ("ben.ui@example.org", three.id, o3[2], "tone_zone", -1),
+        ("ben.ui@example.org", three.id, o3[0], "liability_flags", ()),
+        ("ben.ui@example.org", three.id, o3[1], "liability_flags", ()),
+        ("ben.ui@example.org", three.id, o3[2], "liability_flags", ()),
+        ("ben.ui@example.org", three.id, "", "preference", "tie"),
+        ("ben.ui@example.org", three.id, "", "rationale", "All three hedge; B and C equally.\n"),
+    }
+    pulled = backend.pull(RUBRIC, PullOptions(target=title, include_judge=False))
+    assert pulled.invalid == []
+    got = set()
+    for r in pulled.table.itertuples():
+        assert r.status == "submitted"
+        value = tuple(r.value) if isinstance(r.value, list | tuple) or hasattr(r.value, "tolist") else r.value
+        got.add((r.annotator, r.item_id, r.candidate_id, r.question, value))
+    got = {(a, i, c, q, tuple(v) if hasattr(v, "tolist") else v) for a, i, c, q, v in got}
+    assert got == expected, json.dumps(sorted(map(str, got ^ expected)), indent=1)
