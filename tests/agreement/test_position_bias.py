@@ -252,3 +252,37 @@ def test_the_latest_answer_counts_like_in_agreement() -> None:
                      "value": f"a{i}", "position": 0, "shown_order": order, "submitted_at": "2026-01-01T00:00:00Z"})
     e = position_bias(make_table(rows))["questions"]["preference"]["raters"]["ann1"]
     assert e["n_votes"] == 30 and e["first_share"] == 0.0
+
+
+def test_agreement_measures_the_judges_position_bias_from_the_order_it_saw(
+        fake_judge: Any, tmp_path: Path) -> None:
+    """End to end: a judge planted to pick its first reply 60% of the time is flagged; the humans are not."""
+    from brun_label.importers.samples import read_samples
+    from tests.fake_openai_server import truth_best
+    from tests.importers.test_judge import judge_args, run_cli, write_samples
+
+    fake_judge(position_bias=0.6, judge_accuracy=(1.0, 1.0))
+    src = write_samples(tmp_path / "samples.jsonl", 120)
+    assert run_cli(*judge_args(tmp_path, src)).exit_code == 0
+    judged_path = tmp_path / "out" / "judged.jsonl"
+    rng = np.random.default_rng(3)
+    rows: list[dict[str, Any]] = []
+    for s in read_samples(judged_path):
+        assert s.judge is not None and s.judge_order is not None
+        best = s.candidates[truth_best([c.text for c in s.candidates])].id
+        for a in ("ann1", "ann2", "ann3"):
+            order = [str(c) for c in rng.permutation([c.id for c in s.candidates])]
+            rows.append({"item_id": s.id, "candidate_id": "", "question": "preference", "annotator": a,
+                         "value": best, "position": order.index(best), "shown_order": json.dumps(order)})
+        # the judge's row as a pull without recorded judge positions gives it
+        rows.append({"item_id": s.id, "candidate_id": "", "question": "preference", "annotator": "judge:gpt-4o-mini",
+                     "value": s.judge["preference"], "position": None, "shown_order": None})
+    table = tmp_path / "ann.jsonl"
+    write_annotations(make_table(rows), table)
+    res = run(str(table), "--rubric", "de-escalation", "--samples", str(judged_path), "--json")
+    assert res.exit_code == 0, res.output
+    pb = json.loads(res.stdout)["position_bias"]
+    assert [f["rater"] for f in pb["flagged"]] == ["judge:gpt-4o-mini"]
+    j = pb["questions"]["preference"]["raters"]["judge:gpt-4o-mini"]
+    lo, hi = j["first_share_ci95"]
+    assert lo <= 0.6 + 0.4 * 0.5 <= hi  # biased 60%, otherwise right: the best reply is first half the time

@@ -376,3 +376,17 @@ def test_calibration_with_too_few_items_says_so(fake_openai: FakeOpenAIServer, t
     out = read_samples(tmp_path / "out" / "judged.jsonl")
     assert all(c.judge_confidence and c.judge_confidence["tone_zone"]["calibrated"] is None
                for s in out for c in s.candidates)
+
+
+def test_swap_check_through_the_batch_api(fake_judge: Callable[..., FakeOpenAIServer], tmp_path: Path) -> None:
+    server = fake_judge(position_bias=1.0, judge_accuracy=(1.0, 1.0))  # always the first reply
+    src = write_samples(tmp_path / "samples.jsonl", 6)
+    result = run_cli(*judge_args(tmp_path, src, "--swap-check", "--batch", "--poll-interval", "0", "--json"))
+    assert result.exit_code == 0, result.output
+    assert server.count("batch /v1/chat/completions") == 12
+    pref = json.loads(result.stdout)["swap_check"]["preference"]
+    assert pref["consistency"] == 0.0 and pref["first_position_rate"] == 1.0
+    judged = read_samples(tmp_path / "out" / "judged.jsonl")
+    assert all(s.judge_confidence and s.judge_confidence["preference"]["consistent"] is False for s in judged)
+    text = run_cli(*judge_args(tmp_path, src, "--swap-check"))
+    assert "preference: 0 of 6 consistent (0%" in text.stdout and "first slot both times 100%" in text.stdout
