@@ -274,3 +274,24 @@ def test_the_limits_are_named(corpus: dict[str, Any]) -> None:
     assert long.status_code == 200 and long.json()["total"] == 0
     far = _ask(corpus, {}, 2**63, 10)
     assert far.status_code == 200 and far.json() == {"items": [], "total": N_RECORDS}
+
+
+def test_an_annotators_searches_get_answers_or_4xx(corpus: dict[str, Any], argilla_api: ArgillaAPI) -> None:
+    annotator = argilla_api.annotator("search-ivy")
+    path = f"/api/v1/me/datasets/{corpus['id']}/records/search"
+
+    def ask(body: dict[str, Any], offset: int = 0) -> httpx.Response:
+        return annotator.http.post(path, params={"offset": offset, "limit": 10}, json=body)
+
+    response_range = {"type": "range", "scope": {"entity": "response", "question": "label"}, "ge": "high"}
+    assert ask({"filters": {"and": [response_range]}}).status_code == 422
+    suggestion_range = {"type": "range", "scope": {"entity": "suggestion", "question": "label", "property": "score"},
+                        "le": 1e300}
+    assert ask({"filters": {"and": [suggestion_range]}}).json()["total"] == 0  # no suggestions at all
+    bad_date = {"type": "terms", "scope": {"entity": "record", "property": "inserted_at"}, "values": ["soon"]}
+    answer = ask({"filters": {"and": [bad_date]}})
+    assert answer.status_code == 422 and "soon" in answer.text
+    assert ask({}, offset=2**64).json() == {"items": [], "total": N_RECORDS}
+    assert ask({"query": {"text": {"q": LONG + " -" + LONG}}}).json()["total"] == 0
+    pending = {"type": "terms", "scope": {"entity": "response", "property": "status"}, "values": ["pending"]}
+    assert ask({"filters": {"and": [pending]}, "query": {"text": {"q": "-zz"}}}).status_code == 200
