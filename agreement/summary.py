@@ -199,11 +199,16 @@ def summarize(
         low = low[:max_low_units]
     if not out_q:
         notes.append("no question with human ratings to compute agreement on")
+    bias = position_bias(table, rubric=rubric, judge_orders=judge_orders)
+    for f in bias["flagged"]:  # a person with a position bias is one to check, like one who drifts
+        if f["rater"] in annotators:
+            annotators[f["rater"]]["flagged"] = True
+            annotators[f["rater"]]["reasons"].append(f"{f['question']}: position bias: {f['why']}")
     result = {
         "questions": out_q,
         "annotators": dict(sorted(annotators.items())),
         "judge": judge,
-        "position_bias": position_bias(table, rubric=rubric, judge_orders=judge_orders),
+        "position_bias": bias,
         "low_agreement_units": low,
         "n_low_agreement_units": n_low,
         "notes": notes,

@@ -286,3 +286,11 @@ def test_agreement_measures_the_judges_position_bias_from_the_order_it_saw(
     j = pb["questions"]["preference"]["raters"]["judge:gpt-4o-mini"]
     lo, hi = j["first_share_ci95"]
     assert lo <= 0.6 + 0.4 * 0.5 <= hi  # biased 60%, otherwise right: the best reply is first half the time
+
+
+def test_the_biased_person_is_among_the_annotators_to_check(rng: np.random.Generator) -> None:
+    summary = summarize(planted_table(rng), rubric=RUBRIC)
+    reasons = summary["annotators"]["ann2"]["reasons"]
+    assert summary["annotators"]["ann2"]["flagged"]
+    assert any(r.startswith("preference: position bias: picks the first slot in") for r in reasons)
+    assert not any("position bias" in r for a, e in summary["annotators"].items() if a != "ann2" for r in e["reasons"])
