@@ -5,8 +5,11 @@ from __future__ import annotations
 import click
 
 from brun_label.backends.base import PushOptions
-from brun_label.cli.connection import PLATFORMS, make_backend, target_options
+from brun_label.cli.connection import PLATFORMS, make_backend, resolve_target, target_options
 from brun_label.cli.output import Progress, echo_json, info
+from brun_label.cli.project_commands import run_project_push
+from brun_label.cli.project_ctx import current_project, project_option
+from brun_label.errors import InputError
 from brun_label.importers.samples import FORMATS, read_samples
 from brun_label.model import Sample, trusted_judge
 from brun_label.rubrics import load_rubric
@@ -23,11 +26,13 @@ def _trusted(samples: list[Sample], min_confidence: float | None) -> tuple[list[
 
 
 @click.command()
-@click.argument("samples_file", metavar="SAMPLES", type=click.Path(dir_okay=False))
-@click.option("--to", "platform", type=click.Choice(PLATFORMS), required=True, help="Annotation platform.")
+@click.argument("samples_file", metavar="[SAMPLES]", type=click.Path(dir_okay=False), required=False)
+@click.option("--to", "platform", type=click.Choice(PLATFORMS), default=None,
+              help="Annotation platform (default: every platform of the project file).")
 @target_options
-@click.option("--rubric", "rubric_name", required=True, metavar="NAME|FILE",
-              help="Rubric pack name (see `brun-label rubric list`) or a rubric file.")
+@click.option("--rubric", "rubric_name", default=None, metavar="NAME|FILE",
+              help="Rubric pack name (see `brun-label rubric list`) or a rubric file (default: the project's).")
+@project_option
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="Sample file format.")
 @click.option("--candidates", type=click.IntRange(min=2, max=26), default=None,
               help="Candidate slots in the config (default: the most any sample has).")
@@ -47,7 +52,8 @@ def _trusted(samples: list[Sample], min_confidence: float | None) -> tuple[list[
 def push(samples_file: str, platform: str, target: str, workspace: str | None, url: str | None,
          api_key_env: str | None, rubric_name: str, fmt: str | None, candidates: int | None,
          annotators_per_item: int | None, update_config: bool, show_judge: bool,
-         min_judge_confidence: float | None, seed: int, dry_run: bool, as_json: bool) -> None:
+         min_judge_confidence: float | None, project_file: str | None, seed: int, dry_run: bool,
+         as_json: bool) -> None:
     """Push samples as tasks/records, idempotently: samples already there are not added again.
 
     Every task carries the sample's stable id and the candidate order shown to annotators
@@ -63,7 +69,26 @@ def push(samples_file: str, platform: str, target: str, workspace: str | None, u
           --rubric de-escalation --annotators-per-item 3
       brun-label push judged.jsonl --to label-studio --project "Crisis replies v1" \\
           --rubric de-escalation --show-judge --min-judge-confidence 0.8
+      brun-label push            # in a project folder: the project's samples (and gold) to every platform
     """
+    project = current_project(project_file, required=False)
+    if platform is None:
+        if project is None:
+            raise InputError("is required (or run in a project folder: brun-label init)", field="--to")
+        if samples_file or rubric_name or target:
+            raise InputError("without --to, push sends the project's own samples to every platform of the "
+                             "project file; pass --to to push another file or target", field="--to")
+        run_project_push(project, dry_run=dry_run, show_judge=show_judge, as_json=as_json)
+        return
+    target, workspace, url, api_key_env = resolve_target(platform, target, workspace, url, api_key_env, project)
+    if rubric_name is None:
+        if project is None:
+            raise InputError("is required (or run in a project folder)", field="--rubric")
+        rubric_name = project.rubric
+    if samples_file is None:
+        if project is None:
+            raise InputError("give the samples file (or run in a project folder)", field="SAMPLES")
+        samples_file = project.samples
     rubric = load_rubric(rubric_name)
     samples = read_samples(samples_file, fmt, rubric=rubric)
     samples, n_untrusted = _trusted(samples, min_judge_confidence)

@@ -72,7 +72,8 @@ def test_push_then_pull_writes_the_table(ext, label_studio_env, label_studio_adm
     assert set(table["annotator"]) == {"reviewer@example.org"} and set(table["item_id"]) == {first.id}
 
 
-def test_dry_run_says_what_would_change_and_changes_nothing(label_studio_env, label_studio_admin, ls_project_title):
+def test_dry_run_says_what_would_change_and_changes_nothing(label_studio_env, label_studio_admin, ls_project_title,
+                                                          tmp_path):
     samples_file = str(sample_path("socratic-mentor"))
     n = len(read_samples(samples_file))
     base = ["push", samples_file, "--to", "label-studio", "--project", ls_project_title]
@@ -85,10 +86,19 @@ def test_dry_run_says_what_would_change_and_changes_nothing(label_studio_env, la
     again = _run([*base, "--rubric", "socratic-mentor"])
     assert f"(existing): added 0 sample(s), {n} already there" in again.stdout
 
-    conflict = _run([*base, "--rubric", "de-escalation"])
+    # judge answers that are not questions of de-escalation are refused before the server is asked
+    refused = _run([*base, "--rubric", "de-escalation"])
+    assert "is not a question of rubric de-escalation" in _one_error_line(refused, 2)
+    plain = tmp_path / "no-judge.jsonl"
+    plain.write_text("".join(json.dumps({k: v for k, v in s.to_dict().items() if not k.startswith("judge")}
+                                        | {"candidates": [{k: v for k, v in c.items() if not k.startswith("judge")}
+                                                          for c in s.to_dict()["candidates"]]}) + "\n"
+                             for s in read_samples(samples_file)))
+    other = ["push", str(plain), "--to", "label-studio", "--project", ls_project_title]
+    conflict = _run([*other, "--rubric", "de-escalation"])
     line = _one_error_line(conflict, 1)
     assert "different labeling config" in line and "--update-config" in line
-    dry_change = _run([*base, "--rubric", "de-escalation", "--update-config", "--dry-run"])
+    dry_change = _run([*other, "--rubric", "de-escalation", "--update-config", "--dry-run"])
     assert dry_change.exit_code == 0 and "would replace the project's labeling config" in dry_change.stderr
 
 
