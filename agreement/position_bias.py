@@ -58,12 +58,18 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from brun_label.agreement.questions import NON_CANDIDATE
 from brun_label.model import JUDGE_PREFIX
 from brun_label.rubric import Rubric
 from brun_label.table import TableError, normalize_table
+
+
+def _stats() -> Any:
+    """``scipy.stats``, imported on first use (it costs more than a second to import)."""
+    from scipy import stats
+
+    return stats
 
 #: Significance level of the flags (after Holm's adjustment).
 ALPHA = 0.05
@@ -97,7 +103,7 @@ def clopper_pearson(k: int, n: int, level: float = 0.95) -> list[float | None]:
     """
     if n <= 0:
         return [None, None]
-    ci = stats.binomtest(int(k), int(n)).proportion_ci(confidence_level=level, method="exact")
+    ci = _stats().binomtest(int(k), int(n)).proportion_ci(confidence_level=level, method="exact")
     return [float(ci.low), float(ci.high)]
 
 
@@ -108,13 +114,13 @@ def first_slot_test(first: int, n_by_k: Mapping[int, int]) -> float:
     probability ``1/k``; the count is a sum of binomials, whose distribution is built by
     convolution. Equals ``scipy.stats.binomtest(first, n, 1/k).pvalue`` when only one ``k`` occurs.
 
-    >>> round(first_slot_test(16, {2: 20}), 6), round(float(stats.binomtest(16, 20, 0.5).pvalue), 6)
+    >>> round(first_slot_test(16, {2: 20}), 6), round(float(_stats().binomtest(16, 20, 0.5).pvalue), 6)
     (0.011818, 0.011818)
     """
     pmf = np.ones(1)
     for k, n in sorted(n_by_k.items()):
         if n > 0:
-            pmf = np.convolve(pmf, stats.binom.pmf(np.arange(n + 1), n, 1.0 / k))
+            pmf = np.convolve(pmf, _stats().binom.pmf(np.arange(n + 1), n, 1.0 / k))
     if len(pmf) == 1:
         return math.nan
     observed = pmf[first]
@@ -126,7 +132,7 @@ def _t_ci(values: np.ndarray, level: float = 0.95) -> list[float | None]:
     if n < 2:
         return [None, None]
     mean = float(values.mean())
-    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * values.std(ddof=1) / math.sqrt(n))
+    half = float(_stats().t.ppf(0.5 + level / 2, n - 1) * values.std(ddof=1) / math.sqrt(n))
     return [mean - half, mean + half]
 
 
@@ -230,17 +236,32 @@ def _order_codes(table: pd.DataFrame) -> tuple[np.ndarray, list[tuple[str, ...] 
 
 
 class _CandidateCounts(Mapping[str, int]):
-    """Candidates per item in the table, counted on first use (only rows without ``shown_order`` need it)."""
+    """Candidates per item, counted on first use (only rows without ``shown_order`` need it).
 
-    def __init__(self, table: pd.DataFrame) -> None:
+    The item's candidates are those rated in the table and those a preference names; a position
+    beyond them widens the count (a slot shown must have existed).
+    """
+
+    def __init__(self, table: pd.DataFrame, preference: Sequence[str]) -> None:
         self._table = table
+        self._preference = list(preference)
         self._counts: dict[str, int] | None = None
 
     def _get(self) -> dict[str, int]:
         if self._counts is None:
             t = self._table
-            self._counts = {str(k): int(v) for k, v in
-                            t[t["candidate_id"] != ""].groupby("item_id")["candidate_id"].nunique().items()}
+            named = t[t["question"].isin(self._preference) & ~t["value"].isin(NON_CANDIDATE)]
+            pairs = pd.concat([
+                pd.DataFrame({"item_id": t.loc[t["candidate_id"] != "", "item_id"].to_numpy(dtype=object),
+                              "cid": t.loc[t["candidate_id"] != "", "candidate_id"].to_numpy(dtype=object)}),
+                pd.DataFrame({"item_id": named["item_id"].to_numpy(dtype=object),
+                              "cid": named["value"].astype(str).to_numpy(dtype=object)})])
+            self._counts = {str(k): int(v) for k, v in pairs.groupby("item_id")["cid"].nunique().items()}
+            if "position" in t.columns:
+                slots = pd.to_numeric(t["position"], errors="coerce")
+                top = slots.groupby(t["item_id"]).max()
+                for k, v in top.dropna().items():
+                    self._counts[str(k)] = max(self._counts.get(str(k), 0), int(v) + 1)
         return self._counts
 
     def __getitem__(self, key: str) -> int:
@@ -352,7 +373,7 @@ def _scale_entry(frame: pd.DataFrame) -> dict[str, Any]:
     both = first.index.intersection(rest.index)
     diff = (first.loc[both] - rest.loc[both]).to_numpy(dtype=float)
     n_hi, n_lo = int((diff > 0).sum()), int((diff < 0).sum())
-    p = float(stats.binomtest(n_hi, n_hi + n_lo, 0.5).pvalue) if n_hi + n_lo else math.nan
+    p = float(_stats().binomtest(n_hi, n_hi + n_lo, 0.5).pvalue) if n_hi + n_lo else math.nan
     mean_diff = float(diff.mean()) if len(diff) else math.nan
     return {"n_ratings": len(shown), "n_by_slot": counts, "mean_by_slot": means, "mean_ci95": cis,
             "n_items": len(diff), "mean_first_minus_rest": mean_diff, "diff_ci95": _t_ci(diff),
@@ -404,7 +425,7 @@ def position_bias(
     codes, orders = _order_codes(used)
     used = used.assign(_order=codes)
     flat_ids = np.array([c for o in orders for c in (o or ())], dtype=object)
-    n_cands = _CandidateCounts(used)
+    n_cands = _CandidateCounts(used, [q for q, k in kinds.items() if k == "preference"])
     for name, rows in used.groupby("question", sort=False):
         kind = kinds.get(str(name))
         if kind is None:

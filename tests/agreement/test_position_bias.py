@@ -294,3 +294,15 @@ def test_the_biased_person_is_among_the_annotators_to_check(rng: np.random.Gener
     assert summary["annotators"]["ann2"]["flagged"]
     assert any(r.startswith("preference: position bias: picks the first slot in") for r in reasons)
     assert not any("position bias" in r for a, e in summary["annotators"].items() if a != "ann2" for r in e["reasons"])
+
+
+def test_without_shown_order_the_number_of_candidates_comes_from_the_table() -> None:
+    """Three candidates per item, only positions recorded: no bias means a third in the first slot."""
+    rows = []
+    for i in range(90):
+        cands = [f"s{i}-{j}" for j in range(3)]
+        rows += [{"item_id": f"s{i}", "candidate_id": "", "question": "preference", "annotator": a,
+                  "value": cands[(i + n) % 3], "position": (i + n) % 3} for n, a in enumerate(("ann1", "ann2", "ann3"))]
+    e = position_bias(make_table(rows), rubric=RUBRIC)["questions"]["preference"]["raters"]["ann1"]
+    assert e["expected_first_share"] == pytest.approx(1 / 3) and list(e["by_candidates"]) == ["3"]
+    assert e["first_share"] == pytest.approx(1 / 3) and not e["flagged"]
