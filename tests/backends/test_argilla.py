@@ -125,7 +125,7 @@ def test_judge_scores_are_suggestions_and_come_back_as_judge_rows(
         raw["candidates"][1]["judge"] = {"tone_zone": 1}
         samples.append(sample_from_dict(raw))
     name = unique_name("judge")
-    ArgillaBackend().push(samples, rubric, PushOptions(target=name))
+    ArgillaBackend().push(samples, rubric, PushOptions(target=name, show_judge=True))
     records = argilla_api.records(argilla_api.dataset(name)["id"])
     assert {s["agent"] for r in records for s in r["suggestions"]} == {"judge-model"}
     table = ArgillaBackend().pull(rubric, PullOptions(target=name)).table

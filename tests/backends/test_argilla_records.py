@@ -38,7 +38,8 @@ def test_record_fields_follow_the_recorded_order_and_leave_empty_slots_out() -> 
     assert record["external_id"] == "s1"
     assert record["fields"] == {"prompt": "Where is my refund?", "candidate_a": "reply 1", "candidate_b": "reply 0"}
     assert record["metadata"] == {"category": "billing", "brun_sample_id": "s1", "brun_order": ["c1", "c0"],
-                                  "brun_rubric": RUBRIC.identity, "brun_rubric_version": RUBRIC.version}
+                                  "brun_rubric": RUBRIC.identity, "brun_rubric_version": RUBRIC.version,
+                                  "brun_judge_shown": False}
     assert "suggestions" not in record
 
 
@@ -48,7 +49,11 @@ def test_judge_answers_become_suggestions_on_the_right_slot_with_their_agent() -
         "candidates": [{"id": "c0", "text": "a", "judge": {"tone_zone": 2, "liability_flags": ["admits_fault"]},
                         "judge_model": "judge-y"},
                        {"id": "c1", "text": "b", "judge": {"tone_zone": -1, "liability_flags": []}}]})
-    record, problems = record_for_sample(sample, RUBRIC, ["c1", "c0"], 2, _qids(2))
+    hidden, _ = record_for_sample(sample, RUBRIC, ["c1", "c0"], 2, _qids(2))
+    assert "suggestions" not in hidden  # the default: annotators are not shown the judge's answers
+    assert hidden["metadata"]["brun_judge"]["liability_flags_a"] == {"value": [], "agent": "judge-x"}
+    record, problems = record_for_sample(sample, RUBRIC, ["c1", "c0"], 2, _qids(2), show_judge=True)
+    assert record["metadata"]["brun_judge"] == hidden["metadata"]["brun_judge"]
     got = sorted((s["question_id"], str(s["value"]), s["agent"]) for s in record["suggestions"])
     assert got == sorted([
         ("id-tone_zone_b", "2", "judge-y"),
