@@ -161,11 +161,13 @@ def _save_cached(state_dir: Path, platform: str, table: pd.DataFrame) -> dict[st
 
 
 def _full(platform: str, backend: Backend, rubric: Rubric, options: PullOptions,
-          on_progress: Callable[[int, int], None], result: ProjectPullResult) -> Any:
+          on_progress: Callable[[int, int], None], result: ProjectPullResult, *, sort_invalid: bool = False) -> Any:
+    """A full pull through the backend port (its messages sorted, as an incremental pull gives them)."""
     pulled = backend.pull(rubric, options, on_progress)
     result.modes[platform] = "full"
     result.items_read[platform] = pulled.n_items
-    result.invalid += [f"{platform}: {problem}" for problem in pulled.invalid]
+    problems = sorted(pulled.invalid) if sort_invalid else pulled.invalid
+    result.invalid += [f"{platform}: {problem}" for problem in problems]
     result.notes += [f"{platform}: {note}" for note in pulled.notes]
     return pulled
 
@@ -192,13 +194,17 @@ def _pull_platform(platform: str, backend: Backend, rubric: Rubric, options: Pul
                 result.notes += [f"{platform}: {note}" for note in changes.notes]
                 table = merge_changes(cached, changes.table, replaced=changes.replaced, deleted=changes.deleted)
                 return table, changes.state
-        pulled = _full(platform, backend, rubric, options, on_progress, result)
+        pulled = _full(platform, backend, rubric, options, on_progress, result, sort_invalid=True)
         return canonical_order(pulled.table), ls.state_after_full(pulled, found, rubric, options)
     if platform == "argilla":
         from brun_label.backends import argilla_changes as ag
 
         probed = ag.probe(backend, options)
         result.server_counts[platform] = dict(probed.counts)
+        if probed.siblings:  # read with them, by the backend, every time
+            result.notes.append(f"{platform}: full pull (the samples of other candidate counts are in "
+                                f"{', '.join(map(repr, probed.siblings))})")
+            return canonical_order(_full(platform, backend, rubric, options, on_progress, result).table), None
         usable = dict(entry) if entry is not None and cached is not None else None
         read = ag.pull(backend, rubric, options, usable, probed, on_progress)
         result.modes[platform] = "incremental" if usable is not None else "full"

@@ -42,7 +42,6 @@ from brun_label.backends.argilla_records import (
     rows_for_record,
 )
 from brun_label.backends.base import ProgressFn, PullOptions, pulled_table, recorded_rubric
-from brun_label.errors import NotFoundError
 from brun_label.layout import RUBRIC_KEY
 from brun_label.rubric import Rubric
 
@@ -56,6 +55,8 @@ class Probe:
     dataset: dict[str, Any]
     counts: dict[str, int]
     users: dict[str, dict[str, int]]
+    siblings: list[str] = field(default_factory=list)
+    """Datasets holding the samples of other candidate counts (then the dataset is pulled in full)."""
 
 
 @dataclass
@@ -91,12 +92,11 @@ def fingerprint(record: Mapping[str, Any]) -> str:
 
 def probe(backend: Any, options: PullOptions) -> Probe:
     """Find the dataset and read the server's own progress counts (records, and responses per user)."""
-    workspace = backend._workspace(options.workspace)
-    dataset = backend._dataset(options.target, workspace)
-    if dataset is None:
-        raise NotFoundError(f"Argilla at {backend.url}: no dataset {options.target!r} in workspace "
-                            f"{workspace['name']!r}")
-    dataset["_workspace"] = workspace
+    from brun_label.layout import sibling_counts
+
+    dataset, workspace = backend._find_dataset(options.target, options.workspace)
+    dataset = {**dataset, "_workspace": workspace}
+    siblings = sorted(sibling_counts(options.target, backend._target_names(options.target, options)).values())
     progress = backend._request("GET", f"/api/v1/datasets/{dataset['id']}/progress", "read the dataset's progress")
     users_raw = backend._request("GET", f"/api/v1/datasets/{dataset['id']}/users/progress",
                                  "read the annotators' progress")
@@ -110,7 +110,7 @@ def probe(backend: Any, options: PullOptions) -> Probe:
                 mine[status] += int(((u.get(part) or {}).get(status)) or 0)
     for status in ("submitted", "discarded", "draft"):
         counts[status] = sum(u[status] for u in users.values())
-    return Probe(dataset=dataset, counts=counts, users=users)
+    return Probe(dataset=dataset, counts=counts, users=users, siblings=siblings)
 
 
 def _options_key(rubric: Rubric, options: PullOptions) -> dict[str, Any]:
@@ -120,13 +120,13 @@ def _options_key(rubric: Rubric, options: PullOptions) -> dict[str, Any]:
 
 def _decode(records: Sequence[Mapping[str, Any]], rubric: Rubric, usernames: Mapping[str, str],
             question_names: Mapping[str, str], include_judge: bool
-            ) -> tuple[pd.DataFrame, dict[str, list[str]], dict[str, tuple[str, str]]]:
+            ) -> tuple[pd.DataFrame, list[str], dict[str, tuple[str, str]]]:
     """Rows of ``records`` built as ``ArgillaBackend.pull`` builds them.
 
-    Also returns the answers that do not fit, per record id, and record id -> (item, fingerprint).
+    Also returns the answers that do not fit, and record id -> (item, fingerprint).
     """
     rows: list[dict[str, Any]] = []
-    invalid: dict[str, list[str]] = {}
+    invalid: list[str] = []
     orders: dict[str, list[str]] = {}
     judge_orders: dict[str, list[str]] = {}
     seen: dict[str, tuple[str, str]] = {}
@@ -135,7 +135,7 @@ def _decode(records: Sequence[Mapping[str, Any]], rubric: Rubric, usernames: Map
             got, bad = rows_for_record(record, rubric, usernames, question_names, include_judge=include_judge)
             sample_id, order = record_order(record)
         except RecordError as exc:
-            invalid[str(record.get("id"))] = [str(exc)]
+            invalid.append(f"record:{record.get('id')}\x00{exc}")
             seen[str(record.get("id"))] = ("", fingerprint(record))
             continue
         orders[sample_id] = order
@@ -143,15 +143,24 @@ def _decode(records: Sequence[Mapping[str, Any]], rubric: Rubric, usernames: Map
         if judge_order is not None:
             judge_orders[sample_id] = judge_order
         rows += got
-        if bad:
-            invalid[str(record.get("id"))] = bad
+        invalid += bad
         seen[str(record.get("id"))] = (sample_id, fingerprint(record))
     for row in rows:
         when = row.get("submitted_at")
         if isinstance(when, str) and when and not when.endswith("Z") and "+" not in when[10:]:
             row["submitted_at"] = when + "Z"
-    table = pulled_table(rubric, rows, orders, judge_orders)
+    table = pulled_table(rubric, rows, orders, judge_orders, invalid)
     return table, invalid, seen
+
+
+def _key(message: str) -> tuple[str, str]:
+    """(key, message): the record a message is about (marked by :func:`_decode`), else its item."""
+    from brun_label.backends.label_studio_changes import invalid_key
+
+    if message.startswith("record:") and "\x00" in message:
+        key, _, text = message.partition("\x00")
+        return key, text
+    return invalid_key(message, {}), message
 
 
 def pull(backend: Any, rubric: Rubric, options: PullOptions, state: dict[str, Any] | None, found: Probe,
@@ -180,10 +189,6 @@ def pull(backend: Any, rubric: Rubric, options: PullOptions, state: dict[str, An
             or not known.get(str(r.get("id")), [""])[0]]
     table, invalid_now, seen = _decode(todo, rubric, usernames, question_names, options.include_judge)
     listed = {str(r.get("id")) for r in records}
-    invalid_by: dict[str, list[str]] = {k: list(v) for k, v in (state or {}).get("invalid", {}).items()
-                                        if k in listed and k not in seen}
-    invalid_by.update(invalid_now)
-    flat = [m for r in records for m in invalid_by.get(str(r.get("id")), [])]
     replaced = {item for item, _fp in seen.values() if item} | {known[rid][0] for rid in seen if rid in known
                                                                  and known[rid][0]}
     gone = set(known) - listed
@@ -191,6 +196,12 @@ def pull(backend: Any, rubric: Rubric, options: PullOptions, state: dict[str, An
     records_now = {rid: v for rid, v in known.items() if rid in listed}
     records_now.update({rid: [item, fp] for rid, (item, fp) in seen.items()})
     n_items = sum(1 for item, _fp in records_now.values() if item)
+    gone_keys = {f"item:{i}" for i in replaced | deleted} | {f"record:{rid}" for rid in set(seen) | gone}
+    invalid_by = {k: list(v) for k, v in (state or {}).get("invalid", {}).items() if k not in gone_keys}
+    for message in invalid_now:
+        key, text = _key(message)
+        invalid_by.setdefault(key, []).append(text)
+    flat = sorted(m for msgs in invalid_by.values() for m in msgs)
     new_state = {"version": STATE_VERSION, "platform": PLATFORM, **_options_key(rubric, options),
                  "dataset_id": dataset["id"], "records": records_now, "invalid": invalid_by}
     return Read(table=table, replaced=replaced, deleted=deleted, state=new_state,

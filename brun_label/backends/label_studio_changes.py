@@ -34,7 +34,7 @@ import email.utils
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -46,6 +46,7 @@ from brun_label.backends.label_studio_errors import sdk_errors
 from brun_label.backends.label_studio_format import PLATFORM, ConfigIndex, TaskReader, user_names
 from brun_label.errors import NotFoundError, ServerError
 from brun_label.layout import RUBRIC_KEY
+from brun_label.model import JUDGE_PREFIX
 from brun_label.rubric import Rubric
 
 #: Seconds before the last pull's start from which tasks are read again: a write is stamped when
@@ -60,6 +61,33 @@ COUNTERS = ("task_number", "total_annotations_number", "skipped_annotations_numb
 STATE_VERSION = 1
 
 _TASK_PREFIX = re.compile(r"^task (\d+)\b")
+_ITEM_PREFIX = re.compile(r"^item (.+?), ")
+
+
+def invalid_key(message: str, tasks: Mapping[str, str]) -> str:
+    """The item (or task) a pull's message about an answer that does not fit is about.
+
+    >>> invalid_key("item s1, ana: value: ...", {}), invalid_key("task 7 annotation 3 (sample s2) by a: x", {"7": "s2"})
+    ('item:s1', 'item:s2')
+    >>> invalid_key("task 9: no brun_sample_id/brun_order in its data", {}), invalid_key("other", {})
+    ('task:9', '_other')
+    """
+    m = _ITEM_PREFIX.match(message)
+    if m:
+        return f"item:{m.group(1)}"
+    m = _TASK_PREFIX.match(message)
+    if m:
+        sid = tasks.get(m.group(1))
+        return f"item:{sid}" if sid else f"task:{m.group(1)}"
+    return "_other"
+
+
+def keyed(messages: Iterable[str], tasks: Mapping[str, str]) -> dict[str, list[str]]:
+    """Messages grouped by :func:`invalid_key`."""
+    out: dict[str, list[str]] = {}
+    for message in messages:
+        out.setdefault(invalid_key(message, tasks), []).append(message)
+    return out
 
 
 class NeedFullPull(Exception):
@@ -74,6 +102,9 @@ class Probe:
     label_config: str
     server_time: datetime
     counts: dict[str, int]
+    show_predictions: bool = False
+    siblings: list[str] = field(default_factory=list)
+    """Projects holding the samples of other candidate counts (pulled with it; not incrementally)."""
 
 
 @dataclass
@@ -117,7 +148,9 @@ def _request(backend: Any, path: str, what: str, params: Any) -> tuple[Any, Any]
 
 def probe(backend: Any, title: str) -> Probe:
     """Read the project's id, config and counters, and the server's clock, in one request."""
-    fields = ",".join(("id", "title", "label_config", *COUNTERS))
+    from brun_label.layout import sibling_counts
+
+    fields = ",".join(("id", "title", "label_config", "show_collab_predictions", *COUNTERS))
     body, headers = _request(backend, "api/projects/", f"reading project {title!r}",
                              {"title": title, "include": fields, "page_size": 100})
     items = body.get("results", []) if isinstance(body, dict) else body
@@ -132,8 +165,10 @@ def probe(backend: Any, title: str) -> Probe:
     except (TypeError, ValueError):
         raise ServerError(f"Label Studio at {backend.url} sent no usable Date header") from None
     counts = {k: int(project.get(k) or 0) for k in COUNTERS}
+    siblings = sorted(sibling_counts(title, [str(p.get("title")) for p in items if isinstance(p, dict)]).values())
     return Probe(project_id=int(project["id"]), label_config=str(project.get("label_config") or ""),
-                 server_time=now, counts=counts)
+                 server_time=now, counts=counts, show_predictions=bool(project.get("show_collab_predictions")),
+                 siblings=siblings)
 
 
 def _options_key(rubric: Rubric, options: PullOptions) -> dict[str, Any]:
@@ -151,21 +186,15 @@ def state_after_full(pulled: PullResult, found: Probe, rubric: Rubric, options: 
     if not pulled.table.empty:
         for sid in pulled.table.loc[pulled.table["status"] == "draft", "item_id"].astype(str).unique():
             drafts.update(by_sid.get(sid, []))
-    invalid: dict[str, list[str]] = {}
-    other: list[str] = []
     for message in pulled.invalid:
         m = _TASK_PREFIX.match(message)
-        if m:
-            invalid.setdefault(m.group(1), []).append(message)
-            if " draft " in message:
-                drafts.add(m.group(1))
-        else:
-            other.append(message)
+        if m and " draft " in message:
+            drafts.add(m.group(1))
     return {"version": STATE_VERSION, "platform": PLATFORM, **_options_key(rubric, options),
             "project_id": found.project_id, "config": config_hash(found.label_config),
             "watermark": _iso(found.server_time - timedelta(seconds=MARGIN)),
             "tasks": tasks, "unknown_tasks": max(0, found.counts["task_number"] - len(tasks)),
-            "draft_tasks": sorted(drafts, key=int), "invalid": invalid, "invalid_other": other}
+            "draft_tasks": sorted(drafts, key=int), "invalid": keyed(pulled.invalid, tasks)}
 
 
 def state_matches(state: Any, found: Probe, rubric: Rubric, options: PullOptions) -> str | None:
@@ -292,6 +321,8 @@ def pull_changes(backend: Any, rubric: Rubric, options: PullOptions, state: dict
     reason = state_matches(state, found, rubric, options)
     if reason is not None:
         raise NeedFullPull(reason)
+    if found.siblings:
+        raise NeedFullPull(f"the samples of other candidate counts are in {', '.join(map(repr, found.siblings))}")
     known: dict[str, str] = {str(k): str(v) for k, v in state["tasks"].items()}
     had_drafts = [int(t) for t in state.get("draft_tasks") or [] if str(t) in known]
     changed = changed_tasks(backend, found.project_id, state["watermark"], had_drafts)
@@ -327,16 +358,10 @@ def pull_changes(backend: Any, rubric: Rubric, options: PullOptions, state: dict
     with sdk_errors(backend.url, "listing users"):
         users = user_names(backend.client.users.list(), options.annotator_names)
     reader = TaskReader(rubric, ConfigIndex(found.label_config), users)
-    invalid: dict[str, list[str]] = {k: list(v) for k, v in (state.get("invalid") or {}).items()}
-    for task_id in refetch | deleted_ids:
-        invalid.pop(str(task_id), None)
     drafts: set[int] = set()
     tasks.sort(key=lambda t: int(t["id"]))
     for task in tasks:
-        before = len(reader.invalid)
         reader.add_task(task)
-        if reader.invalid[before:]:
-            invalid[str(task["id"])] = reader.invalid[before:]
         if task.get("drafts"):
             drafts.add(int(task["id"]))
     if options.include_judge:
@@ -347,7 +372,12 @@ def pull_changes(backend: Any, rubric: Rubric, options: PullOptions, state: dict
                     reader.add_prediction(task_id, pred.get("model_version"), pred.get("result") or [],
                                           pred.get("created_at"))
     orders = {sid: order for sid, order in reader.orders.values()}
-    table = pulled_table(rubric, reader.rows, orders, reader.judge_orders)
+    # as the backend's pull does: whether annotators were shown the judge's answers
+    shown = "yes" if found.show_predictions else "no"
+    for row in reader.rows:
+        if str(row["annotator"]).startswith(JUDGE_PREFIX):
+            row["judge_shown"] = shown
+    table = pulled_table(rubric, reader.rows, orders, reader.judge_orders, reader.invalid)
     replaced = {known.get(str(t), "") for t in refetch} | {sid for sid, _ in reader.orders.values()}
     replaced.discard("")
     deleted = {known.get(str(t), "") for t in deleted_ids} - replaced - {""}
@@ -355,11 +385,14 @@ def pull_changes(backend: Any, rubric: Rubric, options: PullOptions, state: dict
     tasks_now.update({str(tid): sid for tid, (sid, _o) in reader.orders.items()})
     for task_id in got:  # tasks not pushed by brun-label are known by id, with no sample id
         tasks_now.setdefault(str(task_id), "")
+    gone_keys = {f"item:{i}" for i in replaced | deleted} | {f"task:{t}" for t in refetch | deleted_ids}
+    invalid = {k: list(v) for k, v in (state.get("invalid") or {}).items() if k not in gone_keys}
+    for key, messages in keyed(reader.invalid, tasks_now).items():
+        invalid.setdefault(key, []).extend(messages)
     new_state = dict(state)
     new_state.update({"watermark": _iso(found.server_time - timedelta(seconds=MARGIN)), "tasks": tasks_now,
                       "draft_tasks": sorted(drafts), "invalid": invalid})
-    flat = [m for _tid, msgs in sorted(invalid.items(), key=lambda kv: int(kv[0])) for m in msgs]
-    flat += list(state.get("invalid_other") or [])
+    flat = sorted(m for msgs in invalid.values() for m in msgs)
     n_items = sum(1 for sid in tasks_now.values() if sid)
     return Changes(table=table, replaced=replaced, deleted=deleted, state=new_state, invalid=flat,
                    counts=dict(found.counts), n_items=n_items, tasks_read=len(tasks), notes=notes)
