@@ -31,7 +31,8 @@ import json
 import os
 import socket
 import time
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +51,7 @@ from brun_label.backends.base import (
 )
 from brun_label.backends.label_studio_errors import detail, sdk_errors
 from brun_label.backends.label_studio_format import (
+    judge_models,
     PLATFORM,
     ConfigIndex,
     TaskReader,
@@ -64,7 +66,7 @@ from brun_label.layout import (
     SAMPLE_ID_KEY,
     candidate_order,
 )
-from brun_label.model import Sample
+from brun_label.model import JUDGE_PREFIX, Sample
 from brun_label.render_label_studio import render_label_studio
 from brun_label.rubric import Rubric
 from brun_label.secrets import register_secret
@@ -77,7 +79,9 @@ CHUNK_BYTES = 16 * 2**20
 READ_TIMEOUT = 600.0
 CONNECT_TIMEOUT = 10.0
 #: Project fields read by push and pull.
-PROJECT_FIELDS = "id,title,label_config,task_number,maximum_annotations"
+PROJECT_FIELDS = "id,title,label_config,task_number,maximum_annotations,show_collab_predictions"
+#: The Data Manager's columns that show predictions (hidden on the tab push creates).
+PREDICTION_COLUMNS = ("total_predictions", "predictions_score", "predictions_model_versions", "predictions_results")
 #: Label Studio refuses longer project titles (HTTP 400).
 MAX_TITLE = 50
 #: The most candidate slots a config can have (letters a..z).
@@ -422,6 +426,7 @@ class LabelStudioBackend:
                                             request_options=NO_RETRY)
             notes.append(f"annotations per task set to {options.annotators_per_item}")
         ours = self._import(project.id, todo, rubric, config, n_slots, options, notes, progress)
+        self._apply_judge_mode(project.id, options.show_judge, unique.values(), notes)
         if todo and self.task_count(project.id) != n_before + len(ours):
             # Someone imported (or deleted) at the same time: list once more and heal.
             removed = self.heal(project.id, self.task_index(project.id), notes,
@@ -432,6 +437,32 @@ class LabelStudioBackend:
                 result.n_existing += lost
         return result
 
+    def _apply_judge_mode(self, project_id: int, show_judge: bool, samples: Iterable[Sample],
+                          notes: list[str]) -> None:
+        """Pre-label the project's tasks with the judge's predictions only if ``show_judge``.
+
+        Label Studio pre-labels with the predictions of the project's ``model_version`` (set by
+        the first import of predictions, cleared when pre-labelling is turned off), so turning it
+        on also names the judge model most samples were judged by. The setting is the project's:
+        it applies to every task from now on.
+        """
+        with sdk_errors(self.url, "reading the project's settings"):
+            project = self.client.projects.get(id=project_id)
+        update: dict[str, Any] = {}
+        if bool(project.show_collab_predictions) != show_judge:
+            update["show_collab_predictions"] = show_judge
+        if show_judge and not project.model_version:
+            models = Counter(judge_models(samples))
+            if models:
+                update["model_version"] = models.most_common(1)[0][0]
+        if not update:
+            return
+        with sdk_errors(self.url, "setting whether annotators see the judge's predictions"):
+            self.client.projects.update(id=project_id, **update, request_options=NO_RETRY)
+        if "show_collab_predictions" in update:
+            notes.append("tasks are now pre-labelled with the judge's predictions (--show-judge)" if show_judge else
+                         "tasks are no longer pre-labelled with the judge's predictions (push without --show-judge)")
+
     def _create_project(self, title: str, rubric: Rubric, xml: str, options: PushOptions) -> Any:
         kwargs: dict[str, Any] = {
             "title": title,
@@ -439,14 +470,37 @@ class LabelStudioBackend:
             "description": f"{rubric.title} (brun-label rubric {rubric.name} v{rubric.version})",
             "expert_instruction": guidelines_html(rubric.guidelines) if rubric.guidelines else "",
             "show_instruction": bool(rubric.guidelines),
-            # Judge scores are stored as predictions; annotators see them only if the project
-            # owner turns this on (showing them would anchor the human answers).
-            "show_collab_predictions": False,
+            # Judge answers are stored as predictions. "Use predictions to pre-label tasks": off
+            # unless push --show-judge, so the label stream opens tasks without them (showing
+            # them would anchor the human answers).
+            "show_collab_predictions": bool(options.show_judge),
         }
         if options.annotators_per_item:
             kwargs["maximum_annotations"] = options.annotators_per_item
         with sdk_errors(self.url, f"creating project {title!r}"):
-            return self.client.projects.create(**kwargs, request_options=NO_RETRY)
+            project = self.client.projects.create(**kwargs, request_options=NO_RETRY)
+        if not options.show_judge:
+            self._hide_prediction_columns(int(project.id))
+        return project
+
+    def _hide_prediction_columns(self, project_id: int) -> None:
+        """Open the project's Data Manager on a tab whose prediction columns are hidden.
+
+        Label Studio's community edition shows the Data Manager's prediction columns (results,
+        scores, model versions) to every member and has no roles to stop it; a tab that hides
+        them keeps the judge's answers out of sight by default (a member can still show them).
+        """
+        from label_studio_sdk.core.api_error import ApiError
+
+        columns = [f"tasks:{c}" for c in PREDICTION_COLUMNS]
+        body = {"project": project_id, "data": {"title": "Tasks", "hiddenColumns": {"explore": columns,
+                                                                                    "labeling": columns}}}
+        with sdk_errors(self.url, "hiding the Data Manager's prediction columns"):
+            response = self.client._client_wrapper.httpx_client.request(
+                "api/dm/views/", method="POST", json=body, request_options=NO_RETRY)
+            if not 200 <= response.status_code < 300:
+                raise ApiError(status_code=response.status_code, headers=dict(response.headers), body=response.text)
+
 
     def _import(
         self, project_id: int, todo: list[Sample], rubric: Rubric, config: ConfigIndex, n_slots: int,
@@ -579,6 +633,11 @@ class LabelStudioBackend:
                     reader.add_prediction(int(pred["task"]), pred.get("model_version"), pred.get("result") or [],
                                           pred.get("created_at"))
                 orders = {sid: order for sid, order in reader.orders.values()}
+                # Whether annotators were shown the judge's answers: the project's pre-labelling setting.
+                shown = "yes" if getattr(project, "show_collab_predictions", False) else "no"
+                for row in reader.rows:
+                    if str(row["annotator"]).startswith(JUDGE_PREFIX):
+                        row["judge_shown"] = shown
                 table = pulled_table(rubric, reader.rows, orders, reader.judge_orders, reader.invalid)
         return PullResult(table=table, invalid=reader.invalid, n_items=reader.n_items, notes=notes)
 
