@@ -23,7 +23,9 @@ dropped), so the count of positive ones is ``Binomial(n, 1/2)``.
 
 **Multiple comparisons.** Every rater is tested at once, so the p-values of each question are
 adjusted with Holm's step-down method across its raters (family-wise error ≤ ``alpha``); a rater
-is *flagged* on a question when the Holm-adjusted p-value is below ``alpha`` (0.05).
+is *flagged* on a question when the Holm-adjusted p-value is below ``alpha`` (0.05) and the
+effect is at least :data:`MIN_EFFECT` (5 points of first-slot share, or 0.2 of a scale step):
+on a large table a negligible deviation is significant, and not worth a flag.
 
 Positions. A row's ``position`` is the 0-based slot of its candidate (for a preference, of the
 preferred one); when it is empty but ``shown_order`` is given it is read from the order. The
@@ -73,6 +75,10 @@ def _stats() -> Any:
 
 #: Significance level of the flags (after Holm's adjustment).
 ALPHA = 0.05
+#: Smallest effect worth a flag: a first-slot share this far from no bias (preferences), or a mean
+#: first-minus-rest difference this large in scale steps. With thousands of votes a 49% share of
+#: pairs is significant but no bias worth acting on.
+MIN_EFFECT = {"preference": 0.05, "scale": 0.2}
 NOT_MEASURABLE = "not measurable: the table has no positions"
 CORRECTION = "Holm's step-down adjustment across the raters of each question"
 
@@ -456,7 +462,9 @@ def position_bias(
             entry = raters[a]
             entry["judge"] = a.startswith(JUDGE_PREFIX)
             entry["p_holm"] = p_holm
-            entry["flagged"] = bool(not math.isnan(p_holm) and p_holm < alpha)
+            entry["effect"] = _effect(kind, entry)
+            entry["flagged"] = bool(not math.isnan(p_holm) and p_holm < alpha
+                                    and entry["effect"] is not None and entry["effect"] >= MIN_EFFECT[kind])
             if entry["flagged"]:
                 out["flagged"].append({"question": str(name), "rater": a, "judge": entry["judge"],
                                        "p_holm": p_holm, "why": _why(kind, entry)})
@@ -465,6 +473,14 @@ def position_bias(
     if not out["measurable"]:
         out["reason"] = NOT_MEASURABLE if not has_columns else "not measurable: no row has a position"
     return _clean(out)
+
+
+def _effect(kind: str, e: Mapping[str, Any]) -> float | None:
+    if kind == "preference":
+        share, expected = e["first_share"], e["expected_first_share"]
+        return None if share is None or math.isnan(share) else abs(share - expected)
+    diff = e["mean_first_minus_rest"]
+    return None if diff is None or math.isnan(diff) else abs(diff)
 
 
 def _why(kind: str, e: Mapping[str, Any]) -> str:
@@ -500,7 +516,8 @@ def text_lines(pb: Mapping[str, Any]) -> list[str]:
     """
     if not pb.get("measurable"):
         return [f"Position bias: {pb.get('reason')}"]
-    lines = [f"Position bias ({CORRECTION}, alpha {pb['alpha']:g}):"]
+    lines = [f"Position bias ({CORRECTION}, alpha {pb['alpha']:g}; flagged from a first-slot share "
+             f"{MIN_EFFECT['preference']:.0%} off no bias, or a scale {MIN_EFFECT['scale']:g} step off):"]
     for name, q in pb["questions"].items():
         for rater, e in q["raters"].items():
             mark = "  FLAGGED" if e["flagged"] else ""
@@ -554,7 +571,8 @@ def report_section(pb: Mapping[str, Any] | None) -> str:
                "every slot gets its fair share of preference votes (red dashed line) and a reply's scale rating "
                "does not depend on its slot. Bars: share of votes per slot with its 95% exact interval. "
                f"Tests: exact binomial (preferences) and sign tests (scales), {escape(CORRECTION)}; "
-               f"flagged when the adjusted p-value is below {pb['alpha']:g}.</p>")
+               f"flagged when the adjusted p-value is below {pb['alpha']:g} and the effect is at least "
+               f"{MIN_EFFECT['preference']:.0%} of first-slot share (or {MIN_EFFECT['scale']:g} of a scale step).</p>")
     for name, q in pb["questions"].items():
         out.append(f"<h3>{escape(name)}</h3>")
         if q["kind"] == "preference":
@@ -584,5 +602,5 @@ def report_section(pb: Mapping[str, Any] | None) -> str:
     return "".join(out)
 
 
-__all__ = ["ALPHA", "NOT_MEASURABLE", "clopper_pearson", "first_slot_test", "holm", "position_bias",
+__all__ = ["ALPHA", "MIN_EFFECT", "NOT_MEASURABLE", "clopper_pearson", "first_slot_test", "holm", "position_bias",
            "report_section", "text_lines"]

@@ -306,3 +306,15 @@ def test_without_shown_order_the_number_of_candidates_comes_from_the_table() -> 
     e = position_bias(make_table(rows), rubric=RUBRIC)["questions"]["preference"]["raters"]["ann1"]
     assert e["expected_first_share"] == pytest.approx(1 / 3) and list(e["by_candidates"]) == ["3"]
     assert e["first_share"] == pytest.approx(1 / 3) and not e["flagged"]
+
+
+def test_a_significant_but_negligible_deviation_is_not_flagged() -> None:
+    """20,000 votes at 49% first: p < 0.01 before adjustment, but 1 point off is no bias to act on."""
+    rows = [{"item_id": f"s{i}", "candidate_id": "", "question": "preference", "annotator": a,
+             "value": f"s{i}-a" if (i < 9_800 or a == "ann2") else f"s{i}-b",
+             "position": 0 if (i < 9_800 or a == "ann2") else 1, "shown_order": json.dumps([f"s{i}-a", f"s{i}-b"])}
+            for i in range(20_000) for a in ("ann1", "ann2")]
+    raters = position_bias(make_table(rows))["questions"]["preference"]["raters"]
+    assert raters["ann1"]["first_share"] == 0.49 and raters["ann1"]["p_holm"] < 0.05
+    assert raters["ann1"]["effect"] == pytest.approx(0.01) and not raters["ann1"]["flagged"]
+    assert raters["ann2"]["flagged"] and raters["ann2"]["effect"] == 0.5
