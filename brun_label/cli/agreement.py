@@ -145,7 +145,10 @@ def agreement(
     alpha at its level (from --level, else the rubric, else nominal), percent agreement,
     Fleiss' kappa, Gwet's AC1 and pairwise Cohen's kappa. Annotators that drift from the others
     are named, units without a majority are listed, and judge:* annotators are compared with
-    the human consensus without ever voting.
+    the human consensus without ever voting. With the table's position and shown_order
+    columns, each rater's position bias is tested (share of preference votes per slot, scale
+    means by slot; exact tests, Holm across raters); --samples gives the judge's own order and,
+    when the judge stored confidences, its calibration against the humans (Brier score, curve).
 
     \b
     Example:
