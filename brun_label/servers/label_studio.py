@@ -291,7 +291,7 @@ class LabelStudioServer(LocalServer):
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as fh:
+    with os.fdopen(open_private(path, append=True), "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
@@ -309,11 +309,11 @@ def ensure_template() -> Path:
     data = root / "data"
     done = root / ".complete"
     if done.exists():
-        make_private(root)  # a template built by an older version was world-readable
+        make_private(root.parent)  # a template (or its lock) made by an older version was world-readable
         return data
     with _locked(root.parent / f"{VENV_NAME}.lock"):
         if done.exists():
-            make_private(root)
+            make_private(root.parent)
             return data
         if root.exists():
             shutil.rmtree(root)
