@@ -414,10 +414,6 @@ def position_bias(
         "raters": {rater: {...}}}}, "flagged": [{"question", "rater", "judge", "p_holm", "why"}]}``;
         every undefined number is ``None``.
     """
-    try:
-        table = normalize_table(table)
-    except TableError as exc:
-        raise ValueError(str(exc)) from None
     judge_orders = dict(judge_orders or {})
     has_columns = any(c in table.columns for c in ("position", "shown_order"))
     out: dict[str, Any] = {"measurable": False, "reason": None, "alpha": alpha, "correction": CORRECTION,
@@ -425,6 +421,10 @@ def position_bias(
     if not has_columns and not judge_orders:
         out["reason"] = NOT_MEASURABLE
         return out
+    try:
+        table = normalize_table(table)
+    except TableError as exc:
+        raise ValueError(str(exc)) from None
     used = table[(table["status"] == "submitted").to_numpy() & table["value"].notna().to_numpy()]
     kinds = _kinds(used, rubric)
     used = used[used["question"].isin(list(kinds))]
