@@ -24,6 +24,7 @@ HTTP error becomes one of :mod:`brun_label.errors` (see :mod:`.argilla_errors`).
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -55,6 +56,9 @@ from brun_label.render_argilla import render_argilla
 from brun_label.rubric import Rubric
 from brun_label.secrets import register_secret
 
+#: Seconds a push waits for a dataset in draft (being created by a concurrent push, ≈ 1 s) to be
+#: published before taking it for one a killed push left behind.
+DRAFT_WAIT = 20.0
 #: Records per bulk upsert (the server's maximum is 500; larger batches mean fewer round trips).
 BATCH_SIZE = 500
 #: Records per page when listing (the server's maximum).
@@ -164,14 +168,35 @@ class ArgillaBackend:
 
     # -- push -------------------------------------------------------------------------------------
 
-    def _create_dataset(self, name: str, workspace: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
+    def _published_dataset(self, name: str, workspace: dict[str, Any], dry_run: bool,
+                           notes: list[str]) -> dict[str, Any] | None:
+        """The dataset once published: one in draft is being created by a concurrent push (wait for
+        it) or was left by a killed one (still draft after :data:`DRAFT_WAIT` s: deleted, None)."""
+        dataset = self._dataset(name, workspace)
+        deadline = time.monotonic() + DRAFT_WAIT
+        while dataset is not None and dataset.get("status") == "draft" and time.monotonic() < deadline:
+            time.sleep(0.5)
+            dataset = self._dataset(name, workspace)
+        if dataset is not None and dataset.get("status") == "draft":
+            notes.append(f"dataset {name!r} was left unfinished (draft) by an interrupted push: recreated")
+            if not dry_run:
+                self._request("DELETE", f"/api/v1/datasets/{dataset['id']}", "delete the draft dataset")
+            return None
+        return dataset
+
+    def _create_dataset(self, name: str, workspace: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any] | None:
+        """Create and publish the dataset; None when another push created it first (HTTP 409)."""
         import argilla as rg
+        from argilla._exceptions._api import ConflictError as ArgillaConflict
 
         with argilla_errors(self.url, f"create dataset {name!r}"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ds = rg.Dataset(name=name, workspace=workspace["name"], settings=rg.Settings._from_dict(settings),
                             client=self.client)
-            ds.create()
+            try:
+                ds.create()
+            except ArgillaConflict:
+                return None
         created = self._dataset(name, workspace)
         if created is None:  # pragma: no cover - the server just created it
             raise NotFoundError(f"Argilla at {self.url}: dataset {name!r} vanished after creation")
@@ -203,13 +228,8 @@ class ArgillaBackend:
         """Create or reuse the dataset and add the samples that are not there yet."""
         needed = max([2, *(len(s.candidates) for s in samples)])
         workspace = self._workspace(options.workspace)
-        dataset = self._dataset(options.target, workspace)
         notes: list[str] = []
-        if dataset is not None and dataset.get("status") == "draft":
-            notes.append(f"dataset {options.target!r} was left unfinished (draft) by an interrupted push: recreated")
-            if not options.dry_run:
-                self._request("DELETE", f"/api/v1/datasets/{dataset['id']}", "delete the draft dataset")
-            dataset = None
+        dataset = self._published_dataset(options.target, workspace, options.dry_run, notes)
         created = dataset is None
         if dataset is None:
             n_slots = options.n_candidates or needed
@@ -219,11 +239,20 @@ class ArgillaBackend:
                 return PushResult(platform=PLATFORM, target=options.target, created=True, n_samples=len(samples),
                                   n_existing=0, n_added=len(samples), dry_run=True, notes=notes)
             dataset = self._create_dataset(options.target, workspace, settings)
-            # The rubric on the dataset too (each record also carries it), read by pull.
-            self._request("PATCH", f"/api/v1/datasets/{dataset['id']}", "record the rubric on the dataset",
-                          json={"metadata": {RUBRIC_KEY: rubric.identity, RUBRIC_VERSION_KEY: rubric.version}})
-            questions = self._questions(dataset["id"])
-        else:
+            if dataset is None:  # another push created it at the same time (Argilla answered 409): join it
+                dataset = self._published_dataset(options.target, workspace, False, notes)
+                if dataset is None:
+                    raise ConflictError(f"Argilla at {self.url}: dataset {options.target!r} was being created by "
+                                        "another push at the same time and then removed; re-run the push")
+                notes.append(f"dataset {options.target!r} was created by another push at the same time: "
+                             "joined it (records are upserted by sample id, each sample stays once)")
+                created = False
+            else:
+                # The rubric on the dataset too (each record also carries it), read by pull.
+                self._request("PATCH", f"/api/v1/datasets/{dataset['id']}", "record the rubric on the dataset",
+                              json={"metadata": {RUBRIC_KEY: rubric.identity, RUBRIC_VERSION_KEY: rubric.version}})
+                questions = self._questions(dataset["id"])
+        if not created:
             fields = self._fields(dataset["id"])
             n_slots = sum(1 for f in fields if str(f["name"]).startswith("candidate_"))
             if options.n_candidates and options.n_candidates != n_slots:
