@@ -1,5 +1,6 @@
-"""Anchoring, in the real Argilla UI: by default an annotator sees no judge answer and nothing is
-pre-selected; only a push with ``--show-judge`` pre-selects the judge's answers.
+"""Anchoring, in the real UIs: by default an annotator sees no judge answer and nothing is
+pre-selected (Argilla) or pre-labelled (Label Studio's label stream); only a push with
+``--show-judge`` puts the judge's answers in front of them.
 """
 
 from __future__ import annotations
@@ -10,10 +11,13 @@ import pytest
 
 from brun_label.backends.argilla import ArgillaBackend
 from brun_label.backends.base import PushOptions
+from brun_label.backends.label_studio import LabelStudioBackend
 from brun_label.model import sample_from_dict
 from brun_label.rubrics import load_rubric
+from brun_label.servers.base import ServerInfo
 from tests.fixtures.argilla import ArgillaAPI, unique_name
-from tests.ui.conftest import Pages, argilla_sign_in
+from tests.fixtures.label_studio import LabelStudioAdmin
+from tests.ui.conftest import Pages, argilla_sign_in, ls_label_stream, ls_login
 
 pytestmark = pytest.mark.server
 
@@ -51,3 +55,19 @@ def test_the_judge_is_hidden_unless_pushed_with_show_judge(argilla_env: Any, arg
     page.locator("label.label-active").first.wait_for()  # the judge's answers, pre-selected
     assert page.locator("label.label-active").count() >= 2
     assert "judge-visible-x" in page.inner_text("body")
+
+
+def test_label_studio_pre_labels_only_with_show_judge(label_studio_env: ServerInfo, label_studio_server: ServerInfo,
+                                                     label_studio_admin: LabelStudioAdmin, ls_project_title: str,
+                                                     pages: Pages) -> None:
+    hidden, shown = ls_project_title[:40] + " h", ls_project_title[:40] + " s"
+    LabelStudioBackend().push(_judged(), RUBRIC, PushOptions(target=hidden))
+    LabelStudioBackend().push(_judged(), RUBRIC, PushOptions(target=shown, show_judge=True))
+    page = pages.new()
+    ls_login(page, label_studio_server.url, label_studio_server.username, label_studio_server.password)
+    # The community edition has no roles: what the lead's label stream shows, every member's shows.
+    ls_label_stream(page, label_studio_server.url, label_studio_admin.project(hidden)["id"])
+    assert page.locator("input:checked").count() == 0  # a blank task
+    ls_label_stream(page, label_studio_server.url, label_studio_admin.project(shown)["id"])
+    page.locator("input:checked").first.wait_for()  # pre-labelled with the judge's answers
+    assert page.locator("input:checked").count() >= 2
