@@ -150,3 +150,39 @@ def test_two_invited_annotators_label_with_clicks_and_hotkeys_and_pull_returns_e
         got.add((r.annotator, r.item_id, r.candidate_id, r.question, value))
     got = {(a, i, c, q, tuple(v) if hasattr(v, "tolist") else v) for a, i, c, q, v in got}
     assert got == expected, json.dumps(sorted(map(str, got ^ expected)), indent=1)
+
+
+def test_a_two_candidate_task_fits_a_laptop_screen(label_studio_server, ls_project_title, pages: Pages,
+                                                   tmp_path: Path) -> None:
+    """With the project defaults, both replies and the preference are in a 1366x768 window at once."""
+    from dataclasses import replace
+
+    from brun_label.data import sample_path
+    from brun_label.importers.samples import read_samples
+
+    bundled = read_samples(sample_path("de-escalation"))[0]  # a real-length message and replies
+    two = replace(bundled, id="laptop-1", candidates=bundled.candidates[:2])
+    backend = LabelStudioBackend(url=label_studio_server.url, api_key=label_studio_server.api_key)
+    pushed = backend.push([two], RUBRIC, PushOptions(target=ls_project_title))
+    project_id = int(str(pushed.url).split("/projects/")[1].split("/")[0])
+    page = pages.new()
+    ls_login(page, label_studio_server.url, label_studio_server.username, label_studio_server.password)
+    ls_label_stream(page, label_studio_server.url, project_id)
+    height, width = page.viewport_size["height"], page.viewport_size["width"]
+    bottom_bar = page.get_by_test_id("bottombar-submit-button").bounding_box()
+    assert bottom_bar is not None
+
+    def on_screen(locator: Any) -> bool:
+        box = locator.bounding_box()
+        return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= bottom_bar["y"] and \
+            box["x"] + box["width"] <= width
+
+    for letter in ("A", "B"):
+        column = ls_column(page, letter)
+        assert on_screen(column.locator(".brun-reply")), f"candidate {letter}'s reply is off screen"
+        assert on_screen(column.locator("label", has_text="+2 Defensive")), f"{letter}'s tone zone is off screen"
+        assert on_screen(column.locator("label", has_text="Discloses private data")), f"{letter}'s flags off screen"
+    for option in ("A is better", "B is better", "Both bad"):
+        assert on_screen(page.locator("label", has_text=option)), f"preference {option!r} is off screen"
+    assert height == 768 and width == 1366
+    keep(page, tmp_path, "label-studio-2-candidates.png")
