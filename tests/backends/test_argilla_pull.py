@@ -134,3 +134,16 @@ def test_strict_pull_of_an_invalid_answer_exits_2_and_writes_nothing(
     lenient = CliRunner().invoke(cli, args)
     assert lenient.exit_code == 0 and out.exists(), lenient.output
     assert "2 invalid answer(s)" in lenient.stdout  # tone_zone_b (now an empty slot) and the preference
+
+
+def test_a_dataset_that_recorded_only_the_name_is_read_with_the_pack_and_a_note(
+        argilla_env: ServerInfo, argilla_api: ArgillaAPI) -> None:
+    name = unique_name("legacy")
+    ArgillaBackend().push(_samples(1), RUBRIC, PushOptions(target=name))
+    record = argilla_api.records(argilla_api.dataset(name)["id"])[0]
+    meta = {**record["metadata"], "brun_rubric": "de-escalation"}  # what pushes before identities stored
+    argilla_api.http.patch(f"/api/v1/records/{record['id']}", json={"metadata": meta}).raise_for_status()
+    result = ArgillaBackend().pull(None, PullOptions(target=name))
+    assert result.notes == [f"Argilla dataset {name!r} records only the rubric name de-escalation (pushed by an "
+                            "older brun-label): read with that pack, unverified"]
+    assert set(result.table["rubric"]) == {RUBRIC.identity} and not result.invalid
