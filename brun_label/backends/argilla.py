@@ -49,6 +49,7 @@ from brun_label.backends.base import (
     pulled_table,
     recorded_rubric,
 )
+from brun_label.backends.by_count import pull_by_count, push_by_count
 from brun_label.errors import ConflictError, InputError, NotFoundError
 from brun_label.layout import RUBRIC_KEY, RUBRIC_VERSION_KEY, candidate_order
 from brun_label.model import Sample
@@ -225,6 +226,33 @@ class ArgillaBackend:
     def push(
         self, samples: Sequence[Sample], rubric: Rubric, options: PushOptions, progress: ProgressFn | None = None
     ) -> PushResult:
+        """Push to the dataset, samples with another candidate count to its siblings (see ``by_count``)."""
+        return push_by_count(self, samples, rubric, options, progress)
+
+    def _target_slots(self, name: str, options: Any) -> int | None:
+        """The candidate slots of dataset ``name`` in the push's workspace (None if there is none)."""
+        try:
+            workspace = self._workspace(options.workspace)
+        except NotFoundError:
+            return None
+        dataset = self._dataset(name, workspace)
+        if dataset is None or dataset.get("status") == "draft":
+            # A draft is being created by a concurrent push, or was left by a killed one: its
+            # fields are not all there yet. The push of the base target waits for it or recreates it.
+            return None
+        return sum(1 for f in self._fields(dataset["id"]) if str(f["name"]).startswith("candidate_"))
+
+    def _target_names(self, base: str, options: Any) -> list[str]:
+        """Names of the datasets this key sees in the target's workspace (any, without --workspace)."""
+        params: dict[str, Any] = {}
+        if options.workspace is not None:
+            params["workspace_id"] = self._workspace(options.workspace)["id"]
+        items = self._request("GET", "/api/v1/me/datasets", "list datasets", params=params)["items"]
+        return [str(d["name"]) for d in items]
+
+    def _push_one(
+        self, samples: Sequence[Sample], rubric: Rubric, options: PushOptions, progress: ProgressFn | None = None
+    ) -> PushResult:
         """Create or reuse the dataset and add the samples that are not there yet."""
         needed = max([2, *(len(s.candidates) for s in samples)])
         workspace = self._workspace(options.workspace)
@@ -327,6 +355,10 @@ class ArgillaBackend:
         return {}
 
     def pull(self, rubric: Rubric | None, options: PullOptions, progress: ProgressFn | None = None) -> PullResult:
+        """Return the responses of the dataset and of its siblings (other candidate counts) as one table."""
+        return pull_by_count(self, rubric, options, progress)
+
+    def _pull_one(self, rubric: Rubric | None, options: PullOptions, progress: ProgressFn | None = None) -> PullResult:
         """Return every annotator's responses (and the judges' suggestions) as the annotation table."""
         workspace = self._workspace(options.workspace)
         dataset = self._dataset(options.target, workspace)

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 from brun_label.backends.argilla import ArgillaBackend
 from brun_label.backends.argilla_errors import argilla_errors
 from brun_label.backends.argilla_records import argilla_value, record_order
 from brun_label.errors import NotFoundError
+from brun_label.layout import sibling_counts
 from brun_label.rubric import Rubric, slot_name
 
 
@@ -36,6 +38,25 @@ def ensure_annotator(backend: ArgillaBackend, username: str, password: str, work
 
 
 def submit_answers(
+    backend: ArgillaBackend,
+    rubric: Rubric,
+    dataset_name: str,
+    username: str,
+    api_key: str,
+    answers: Sequence[Mapping[str, Any]],
+    *,
+    workspace: str | None = None,
+) -> int:
+    """Submit ``answers`` as that annotator in the dataset and its siblings (other candidate counts).
+
+    Returns the number of records answered now (records they had already answered are skipped).
+    """
+    known = backend._target_names(dataset_name, SimpleNamespace(workspace=workspace))
+    names = [dataset_name, *sorted(sibling_counts(dataset_name, known).values())]
+    return sum(_submit_one(backend, rubric, name, username, api_key, answers, workspace=workspace) for name in names)
+
+
+def _submit_one(
     backend: ArgillaBackend,
     rubric: Rubric,
     dataset_name: str,

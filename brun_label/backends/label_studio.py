@@ -49,14 +49,18 @@ from brun_label.backends.base import (
     pulled_table,
     recorded_rubric,
 )
+from brun_label.backends.by_count import pull_by_count, push_by_count
 from brun_label.backends.label_studio_errors import detail, sdk_errors
 from brun_label.backends.label_studio_format import (
-    judge_models,
+    ANNOTATOR_COLUMNS,
+    BLINDING_NOTE,
     PLATFORM,
     ConfigIndex,
     TaskReader,
     chunks,
-    guidelines_html,
+    instructions_html,
+    judge_models,
+    slot_count,
     task_payload,
     user_names,
 )
@@ -369,6 +373,24 @@ class LabelStudioBackend:
     def push(
         self, samples: Sequence[Sample], rubric: Rubric, options: PushOptions, progress: ProgressFn | None = None
     ) -> PushResult:
+        """Push to the project, samples with another candidate count to its siblings (see ``by_count``)."""
+        result = push_by_count(self, samples, rubric, options, progress)
+        result.notes.append(BLINDING_NOTE)
+        return result
+
+    def _target_slots(self, name: str, options: Any) -> int | None:
+        """The candidate slots of the project titled ``name`` (None if there is none)."""
+        project = self.find_project(name)
+        return slot_count(ConfigIndex(project.label_config)) if project is not None else None
+
+    def _target_names(self, base: str, options: Any) -> list[str]:
+        """Titles of the projects whose title contains ``base`` (its possible siblings)."""
+        with sdk_errors(self.url, "listing projects"):
+            return [str(p.title) for p in self.client.projects.list(title=base, include="id,title")]
+
+    def _push_one(
+        self, samples: Sequence[Sample], rubric: Rubric, options: PushOptions, progress: ProgressFn | None = None
+    ) -> PushResult:
         """Create or reuse the project and import the samples that are not in it yet."""
         title = options.target
         if not title.strip() or len(title) > MAX_TITLE:
@@ -467,9 +489,10 @@ class LabelStudioBackend:
         kwargs: dict[str, Any] = {
             "title": title,
             "label_config": xml,
-            "description": f"{rubric.title} (brun-label rubric {rubric.name} v{rubric.version})",
-            "expert_instruction": guidelines_html(rubric.guidelines) if rubric.guidelines else "",
-            "show_instruction": bool(rubric.guidelines),
+            "description": f"{rubric.title} (brun-label rubric {rubric.identity} v{rubric.version})",
+            # The guidelines and this config's hotkeys, opened with the label stream.
+            "expert_instruction": instructions_html(rubric, slot_count(ConfigIndex(xml))),
+            "show_instruction": True,
             # Judge answers are stored as predictions. "Use predictions to pre-label tasks": off
             # unless push --show-judge, so the label stream opens tasks without them (showing
             # them would anchor the human answers).
@@ -479,11 +502,10 @@ class LabelStudioBackend:
             kwargs["maximum_annotations"] = options.annotators_per_item
         with sdk_errors(self.url, f"creating project {title!r}"):
             project = self.client.projects.create(**kwargs, request_options=NO_RETRY)
-        if not options.show_judge:
-            self._hide_prediction_columns(int(project.id))
+        self._hide_prediction_columns(int(project.id), predictions=not options.show_judge)
         return project
 
-    def _hide_prediction_columns(self, project_id: int) -> None:
+    def _hide_prediction_columns(self, project_id: int, *, predictions: bool = True) -> None:
         """Open the project's Data Manager on a tab whose prediction columns are hidden.
 
         Label Studio's community edition shows the Data Manager's prediction columns (results,
@@ -492,7 +514,8 @@ class LabelStudioBackend:
         """
         from label_studio_sdk.core.api_error import ApiError
 
-        columns = [f"tasks:{c}" for c in PREDICTION_COLUMNS]
+        # Who answered what is hidden too (no blinding in the community edition: BLINDING_NOTE).
+        columns = [f"tasks:{c}" for c in (PREDICTION_COLUMNS if predictions else ()) + ANNOTATOR_COLUMNS]
         body = {"project": project_id, "data": {"title": "Tasks", "hiddenColumns": {"explore": columns,
                                                                                     "labeling": columns}}}
         with sdk_errors(self.url, "hiding the Data Manager's prediction columns"):
@@ -500,7 +523,6 @@ class LabelStudioBackend:
                 "api/dm/views/", method="POST", json=body, request_options=NO_RETRY)
             if not 200 <= response.status_code < 300:
                 raise ApiError(status_code=response.status_code, headers=dict(response.headers), body=response.text)
-
 
     def _import(
         self, project_id: int, todo: list[Sample], rubric: Rubric, config: ConfigIndex, n_slots: int,
@@ -599,6 +621,10 @@ class LabelStudioBackend:
         return [p for p in data if isinstance(p, dict)]
 
     def pull(self, rubric: Rubric | None, options: PullOptions, progress: ProgressFn | None = None) -> PullResult:
+        """Return every annotation, draft and skip (and judge predictions) of the project and its siblings."""
+        return pull_by_count(self, rubric, options, progress)
+
+    def _pull_one(self, rubric: Rubric | None, options: PullOptions, progress: ProgressFn | None = None) -> PullResult:
         """Return every annotation, draft and skip (and judge predictions) as the long table."""
         title = options.target
         project = self.find_project(title)

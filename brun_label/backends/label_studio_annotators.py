@@ -16,7 +16,7 @@ from brun_label.backends.label_studio import LabelStudioBackend
 from brun_label.backends.label_studio_errors import sdk_errors
 from brun_label.backends.label_studio_format import ConfigIndex, _region
 from brun_label.errors import NotFoundError
-from brun_label.layout import ORDER_KEY, SAMPLE_ID_KEY, encode_answer
+from brun_label.layout import ORDER_KEY, SAMPLE_ID_KEY, encode_answer, sibling_counts
 from brun_label.rubric import Rubric, slot_name
 
 
@@ -34,6 +34,19 @@ def ensure_annotator(backend: LabelStudioBackend, email: str) -> int:
 
 
 def submit_answers(
+    backend: LabelStudioBackend,
+    rubric: Rubric,
+    project_title: str,
+    email: str,
+    answers: Sequence[Mapping[str, Any]],
+) -> int:
+    """Submit ``answers`` as annotations by ``email`` in the project and its siblings (other candidate counts)."""
+    known = backend._target_names(project_title, None)
+    titles = [project_title, *sorted(sibling_counts(project_title, known).values())]
+    return sum(_submit_one(backend, rubric, title, email, answers) for title in titles)
+
+
+def _submit_one(
     backend: LabelStudioBackend,
     rubric: Rubric,
     project_title: str,

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from typing import Any
 
 import httpx
@@ -24,7 +25,7 @@ from brun_label.backends.label_studio import LabelStudioBackend
 from brun_label.data import sample_path
 from brun_label.errors import BackendConnectionError, ConflictError, NotFoundError
 from brun_label.importers.samples import read_samples
-from brun_label.layout import candidate_order
+from brun_label.layout import candidate_order, count_target
 from brun_label.model import Sample, sample_from_dict
 from brun_label.render_label_studio import render_label_studio
 from brun_label.rubric import Question, Rubric, rubric_from_dict, slot_name
@@ -134,7 +135,11 @@ def test_round_trip_push_repush_extend_three_annotators_pull(label_studio_server
     first = backend.push(samples[:20], rubric, PushOptions(target=title, chunk_size=7),
                          lambda d, t: ticks.append((d, t)))
     assert (first.created, first.n_added, first.n_existing) == (True, 20, 0)
-    assert ticks == [(7, 20), (7, 20), (6, 20)]
+    # One project per candidate count: the 4-candidate samples in the title's project, the
+    # 3-candidate ones in its sibling; each group is imported in chunks of 7.
+    groups = Counter(len(s.candidates) for s in samples[:20])
+    assert ticks == [(min(7, n - k), n) for n in groups.values() for k in range(0, n, 7)]
+    assert len(label_studio_admin.tasks(title, siblings=False)) == groups[4]
     assert len(label_studio_admin.tasks(title)) == 20
 
     again = backend.push(samples[:20], rubric, PushOptions(target=title))
@@ -305,14 +310,25 @@ def test_a_different_config_is_refused_unless_asked_and_never_orphans_annotation
                                       "submitted")}
 
 
-def test_an_existing_project_keeps_its_slot_count(label_studio_server, label_studio_admin, ls_project_title):
+def test_samples_with_another_candidate_count_go_to_a_sibling_project(label_studio_server, label_studio_admin,
+                                                                      ls_project_title):
+    """No empty slot is ever shown: a 2-candidate sample never lands in a 3-slot project."""
     backend = _backend(label_studio_server)
     rubric = load_rubric("socratic-mentor")
     backend.push(synthetic(2, "three", 3), rubric, PushOptions(target=ls_project_title))
     result = backend.push(synthetic(2, "two", 2), rubric, PushOptions(target=ls_project_title))
     assert (result.config_changed, result.n_added) == (False, 2)
-    tasks = label_studio_admin.tasks(ls_project_title)
-    assert {t["data"]["candidate_c"] for t in tasks if t["data"]["brun_sample_id"].startswith("two")} == {""}
+    sibling = count_target(ls_project_title, 2)
+    assert label_studio_admin.project(ls_project_title)["label_config"].strip() == render_label_studio(
+        rubric, n_candidates=3).strip()
+    assert label_studio_admin.project(sibling)["label_config"].strip() == render_label_studio(
+        rubric, n_candidates=2).strip()
+    assert {t["data"]["brun_sample_id"] for t in label_studio_admin.tasks(sibling)} == {"two-00000", "two-00001"}
+    assert all("candidate_c" not in t["data"] for t in label_studio_admin.tasks(sibling))
+    again = backend.push(synthetic(2, "two", 2) + synthetic(2, "three", 3), rubric, PushOptions(target=ls_project_title))
+    assert (again.n_added, again.n_existing) == (0, 4)
+    pulled = backend.pull(rubric, PullOptions(target=ls_project_title))
+    assert pulled.n_items == 4
 
 
 def test_annotators_per_item_sets_the_overlap(label_studio_server, label_studio_admin, ls_project_title):
