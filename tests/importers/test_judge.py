@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Callable
@@ -12,6 +13,8 @@ import jsonschema
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from brun_label.cli import cli
 from brun_label.importers.judge import (
@@ -390,3 +393,49 @@ def test_swap_check_through_the_batch_api(fake_judge: Callable[..., FakeOpenAISe
     assert all(s.judge_confidence and s.judge_confidence["preference"]["consistent"] is False for s in judged)
     text = run_cli(*judge_args(tmp_path, src, "--swap-check"))
     assert "preference: 0 of 6 consistent (0%" in text.stdout and "first slot both times 100%" in text.stdout
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.binary(min_size=1, max_size=8), n=st.integers(2, 4), indent=st.sampled_from([None, 1, 2]),
+       cuts=st.lists(st.integers(0, 10_000), max_size=40), lps=st.lists(st.floats(-3, 0), min_size=1, max_size=30),
+       fence=st.booleans())
+def test_value_logprobs_do_not_depend_on_the_tokenisation(seed: bytes, n: int, indent: int | None, cuts: list[int],
+                                                          lps: list[float], fence: bool) -> None:
+    """Each value's log-probability is the sum over its own characters, however the text is cut into tokens."""
+    from brun_label.importers.judge import answer_logprobs
+
+    rubric = load_rubric("de-escalation")
+    answer = schema_instance(judge_schema(rubric, n), seed)
+    body = json.dumps(answer, indent=indent)
+    content = f"```json\n{body}\n```" if fence else body
+    offset = content.index(body)
+    order = [f"c{i}" for i in range(n)]
+    # every value's character span, and a log-probability per character (0 outside values)
+    spans: dict[tuple[str, ...], tuple[int, int]] = {}
+    for letter, scores in answer["candidates"].items():
+        for q, v in scores.items():
+            spans[("c" + str("ABCD".index(letter)), q)] = _span(body, letter, q, v, offset)
+    spans[("", "preference")] = _span(body, None, "preference", answer["preference"], offset)
+    char_lp = [0.0] * len(content)
+    for k, (a, b) in enumerate(spans.values()):
+        for i in range(a, b):
+            char_lp[i] = lps[(k + i) % len(lps)]
+    bounds = sorted({0, len(content), *(c % (len(content) + 1) for c in cuts), *(x for s in spans.values() for x in s)})
+    tokens = [(content[a:b], sum(char_lp[a:b])) for a, b in itertools.pairwise(bounds) if b > a]
+    got = answer_logprobs(content, tokens, order)
+    assert got is not None
+    cands, item = got
+    for (cid, q), (a, b) in spans.items():
+        value = item[q] if not cid else cands[cid][q]
+        assert math.isclose(value, sum(char_lp[a:b]), abs_tol=1e-9)
+    assert answer_logprobs(content + " ", tokens, order) is None  # tokens that do not spell the text
+
+
+def _span(body: str, letter: str | None, q: str, value: Any, offset: int) -> tuple[int, int]:
+    """The character span of one value in ``json.dumps`` output (found after its own key)."""
+    key = body.index(f'"{q}"', body.index(f'"{letter}": {{')) if letter else body.rindex(f'"{q}"')
+    at = body.index(":", key) + 1
+    while body[at] in " \n":
+        at += 1
+    end = body.index("]", at) + 1 if isinstance(value, list) and value else at + len(json.dumps(value))
+    return offset + at, offset + end
