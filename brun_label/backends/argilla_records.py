@@ -70,7 +70,7 @@ from brun_label.layout import (
     encode_answer,
     task_fields,
 )
-from brun_label.model import JUDGE_PREFIX, Sample
+from brun_label.model import JUDGE_PREFIX, Sample, trusted_judge
 from brun_label.render_argilla import field_text
 from brun_label.rubric import BOTH_BAD, TIE, Question, Rubric, slot_name
 
@@ -202,6 +202,7 @@ def record_for_sample(
     >>> rec["metadata"]["brun_judge"], rec["metadata"]["brun_judge_shown"], "suggestions" in rec
     ({'liability_flags_a': {'value': [], 'agent': 'm'}}, False, False)
     """
+    sample = trusted_judge(sample)[0]  # answers that changed with the order reversed are never sent
     fields = task_fields(sample, order, n_slots)
     fields.pop("category", None)
     # Shown as text, never markup (see render_argilla.field_text).

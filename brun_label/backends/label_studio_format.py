@@ -59,7 +59,7 @@ from brun_label.layout import (
     encode_answer,
     task_fields,
 )
-from brun_label.model import JUDGE_PREFIX, Sample
+from brun_label.model import JUDGE_PREFIX, Sample, trusted_judge
 from brun_label.rubric import BOTH_BAD, TIE, Question, Rubric, slot_name
 
 PLATFORM = "label-studio"
@@ -157,8 +157,10 @@ def judge_predictions(
 
     Candidate-level ``judge`` maps per-candidate questions; the sample-level ``judge`` maps item
     questions (a preference names a candidate id, ``tie`` or ``both_bad``). Answers that do not fit
-    the rubric are left out and described in the second return value.
+    the rubric are left out and described in the second return value. Answers the swap check
+    found inconsistent are never sent (:func:`brun_label.model.trusted_judge`).
     """
+    sample = trusted_judge(sample)[0]
     by_model: dict[str, list[dict[str, Any]]] = {}
     problems: list[str] = []
 
