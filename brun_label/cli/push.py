@@ -35,7 +35,8 @@ def _trusted(samples: list[Sample], min_confidence: float | None) -> tuple[list[
 @project_option
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="Sample file format.")
 @click.option("--candidates", type=click.IntRange(min=2, max=26), default=None,
-              help="Candidate slots in the config (default: the most any sample has).")
+              help="Candidate slots of the named project/dataset (default: the most any sample has); "
+                   "samples with another count go to its '<name> (N)' sibling.")
 @click.option("--annotators-per-item", type=click.IntRange(min=1), default=None,
               help="Argilla: submitted responses needed per record (task distribution).")
 @click.option("--update-config", is_flag=True,
