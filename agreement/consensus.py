@@ -121,9 +121,9 @@ def majority_vote(values: np.ndarray, *, level: str = "nominal") -> UnitConsensu
     >>> mv.value, mv.tied.tolist(), mv.n_support.tolist()
     ([2, 1, 2], [False, False, False], [2, 2, 1])
     """
-    if values.dtype.kind == "O" and any(isinstance(v, frozenset) for v in values.ravel()):
-        return flags_majority(values)
     codes, domain = codes_and_domain(values)
+    if domain.dtype.kind == "O" and any(isinstance(v, frozenset) for v in domain):  # distinct values only
+        return flags_majority(values)
     counts = counts_from_codes(codes, len(domain))
     n = counts.sum(axis=1)
     top = counts.max(axis=1) if counts.size else np.zeros(len(n), dtype=np.int64)

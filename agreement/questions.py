@@ -98,6 +98,7 @@ class QuestionData:
         if values is None and self._coded is not None:
             return self._coded
         out = self._position_labels(vals)
+        out.flags.writeable = False
         if values is None:
             self._coded = out
         return out
@@ -137,6 +138,26 @@ class QuestionData:
         other = present & ~named & ~np.isin(flat, list(NON_CANDIDATE))
         out[other] = np.array([str(v) for v in flat[other]], dtype=object)
         return out.reshape(vals.shape)
+
+    def candidate_at(self, units: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+        """The candidate id at 1-based position ``ranks[i]`` of unit ``units[i]``'s item (None: none)."""
+        out = np.full(len(units), None, dtype=object)
+        if self._positions is None:
+            self._position_labels(np.full((1, len(self.unit_items)), None, dtype=object))
+        assert self._positions is not None
+        index, keys, key_ranks = self._positions
+        if not len(keys):
+            return out
+        width = len(index) + 1
+        top = int(key_ranks.max()) + 1
+        by_rank = (keys // width) * top + key_ranks
+        order = np.argsort(by_rank, kind="stable")
+        sorted_keys, cand_codes = by_rank[order], (keys % width)[order]
+        query = np.asarray(units, dtype=np.int64) * top + np.asarray(ranks, dtype=np.int64)
+        at = np.minimum(np.searchsorted(sorted_keys, query), len(sorted_keys) - 1)
+        hit = (sorted_keys[at] == query) & (np.asarray(ranks) > 0) & (np.asarray(ranks) < top)
+        out[hit] = np.asarray(index, dtype=object)[cand_codes[at[hit]]]
+        return out
 
     def position_label(self, item_id: str, value: Any) -> str:
         """Return the coefficient label of a preference answer (``candidate_k``, tie, both_bad)."""
@@ -513,6 +534,8 @@ def _pivot(
 
     humans, human_values = matrix(~is_judge)
     judges, judge_values = matrix(is_judge)
+    human_values.flags.writeable = False  # read-only: coded once by every coefficient (reliability)
+    judge_values.flags.writeable = False
     return QuestionData(
         name=name,
         kind=kind,

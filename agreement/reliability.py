@@ -28,6 +28,7 @@ ValueError: reliability_data holds values outside value_domain: 2.0
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -120,7 +121,38 @@ def codes_and_domain(
     >>> codes, domain = codes_and_domain([[3, 1, float("nan")]])
     >>> codes.tolist(), domain.tolist()
     ([[1, 0, -1]], [1.0, 3.0])
+
+    A read-only array (the agreement summary's question matrices are) is coded once: later calls
+    with the same array and domain return copies of the first result.
     """
+    key = _cache_key(reliability_data, value_domain)
+    if key is not None:
+        hit = _CODES.get(key)
+        if hit is not None and hit[0]() is reliability_data:
+            return hit[1].copy(), hit[2].copy()
+    codes, domain = _codes_and_domain(reliability_data, value_domain)
+    if key is not None:
+        _CODES[key] = (weakref.ref(reliability_data), codes.copy(), domain.copy())
+        weakref.finalize(reliability_data, _CODES.pop, key, None)
+    return codes, domain
+
+
+#: ``(id(array), domain key) -> (weak reference to the array, codes, domain)`` for read-only arrays.
+_CODES: dict[tuple[int, Any], tuple[Any, np.ndarray, np.ndarray]] = {}
+
+
+def _cache_key(data: Any, value_domain: Any) -> tuple[int, Any] | None:
+    if not isinstance(data, np.ndarray) or data.flags.writeable or data.ndim != 2:
+        return None
+    try:
+        dom = None if value_domain is None else tuple(np.asarray(value_domain).tolist())
+        hash(dom)
+    except TypeError:
+        return None
+    return id(data), dom
+
+
+def _codes_and_domain(reliability_data: Any, value_domain: npt.ArrayLike | None) -> tuple[np.ndarray, np.ndarray]:
     arr = as_matrix(reliability_data)
     kind = arr.dtype.kind
     if kind in "iufb":

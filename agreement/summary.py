@@ -106,14 +106,18 @@ def _unit_consensus(q: QuestionData) -> UnitConsensus:
     if q.kind != "preference":
         return majority_vote(q.values, level=q.level)
     cons = majority_vote(q.agreement_values(), level=q.level)
-    values: list[Any] = []
-    for u, v in enumerate(cons.value):
-        if isinstance(v, str) and v.startswith("candidate_"):
-            cands = q.candidates_by_item.get(str(q.unit_items[u]), [])
-            k = int(v.removeprefix("candidate_")) - 1
-            v = cands[k] if 0 <= k < len(cands) else v
-        values.append(v)
-    return replace(cons, value=values)
+    # Map positions back to ids: one lookup per distinct winning label, then one array lookup.
+    values = np.empty(len(cons.value), dtype=object)
+    values[:] = cons.value
+    codes, labels = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+    rank = np.zeros(len(values), dtype=np.int64)
+    for j, label in enumerate(labels.tolist()):
+        if isinstance(label, str) and label.startswith("candidate_"):
+            rank[np.asarray(codes) == j] = int(label.removeprefix("candidate_"))
+    found = q.candidate_at(np.arange(len(values)), rank)
+    named = (rank > 0) & pd.notna(found)
+    values[named] = found[named]
+    return replace(cons, value=values.tolist())
 
 
 def summarize(

@@ -267,12 +267,16 @@ def decode_codes(
     # Text questions (choices, candidate ids, free text) keep their text: no call per value.
     verbatim = [q_names[qc] in by_name and by_name[str(q_names[qc])].type not in ("scale", "rating", "flags")
                 for qc in range(len(q_names))]
-    for k, code in enumerate(uniq.tolist()):
-        qc, tc = divmod(code, width)
+    u_q, u_t = np.divmod(uniq, width)
+    words = np.empty(len(t_uniques) + 1, dtype=object)  # slot 0: blank
+    for k, w in enumerate(t_uniques):
+        words[k + 1] = w
+    decoded[:] = words[u_t]
+    plain = np.asarray(verbatim, dtype=bool)[u_q] & np.fromiter(
+        (type(w) is str for w in decoded), dtype=bool, count=len(decoded))
+    for k in np.flatnonzero(~plain).tolist():
+        qc, tc = int(u_q[k]), int(u_t[k])
         text = None if tc == 0 else t_uniques[tc - 1]
-        if verbatim[qc] and type(text) is str:
-            decoded[k] = text
-            continue
         try:
             decoded[k] = decode_text(text, by_name.get(str(q_names[qc])))
         except AmbiguousValue as exc:
