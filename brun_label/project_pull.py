@@ -151,12 +151,30 @@ def _load_cached(state_dir: Path, entry: Mapping[str, Any], rubric: Rubric) -> p
 
 
 def _save_cached(state_dir: Path, platform: str, table: pd.DataFrame) -> dict[str, Any]:
+    """Write the platform's table as the project's Parquet tables are written (values as text).
+
+    Values are encoded once per distinct value object (:func:`brun_label.table.value_codes`: the
+    rows read back from the cache share one object per distinct value), not once per row.
+    """
+    import numpy as np
+
+    from brun_label.atomic import atomic_path
     from brun_label.exporters.tables import write_annotations
+    from brun_label.table import encode_value, value_codes
 
     if table.empty:
         return {"file": None, "rows": 0, "sha256": None}
     path = state_dir / f"pulled-{platform}.parquet"
-    write_annotations(table, path)
+    other_objects = [c for c in table.columns if c != "value" and table[c].dtype == object]
+    if other_objects:  # columns the fast path does not know how to write: the general writer
+        write_annotations(table, path)
+    else:
+        codes, uniques = value_codes(table["value"])
+        texts = np.asarray([*(encode_value(u) for u in uniques), None], dtype=object)
+        out = table.copy()
+        out["value"] = pd.Series(texts[codes], dtype="str", index=out.index)
+        with atomic_path(path) as tmp:
+            out.to_parquet(tmp, index=False)
     return {"file": path.name, "rows": len(table), "sha256": _digest(path)}
 
 
