@@ -247,6 +247,29 @@ def _annotator_lines(annotators: Mapping[str, Any] | None) -> list[str]:
     return lines
 
 
+def _quality_lines(summary: Mapping[str, Any]) -> list[str]:
+    """Who was left out and why, and what adjudicators decided (nothing when neither happened).
+
+    >>> _quality_lines({"excluded_annotators": {"cy": "gold accuracy 0.40 < 0.80 (10 gold answers)"},
+    ...                 "adjudicated": {"items": 2, "pairs": 1}, "pseudonymized": True})[:3]
+    ['Left out of this export, with all their answers:', '', '- `cy`: gold accuracy 0.40 < 0.80 (10 gold answers)']
+    """
+    out: list[str] = []
+    excluded = summary.get("excluded_annotators") or {}
+    if excluded:
+        out += ["Left out of this export, with all their answers:", ""]
+        out += [f"- {_code(name)}: {why}" for name, why in sorted(excluded.items())]  # reasons are our own text
+        out.append("")
+    adjudicated = summary.get("adjudicated") or {}
+    if adjudicated.get("items"):
+        out += [f"{adjudicated['items']} disputed scenario(s) were decided by a named adjudicator "
+                f"({adjudicated.get('pairs', 0)} pair(s)): for those, the adjudicator's decision replaced the "
+                "annotators' votes, and each pair's provenance names the adjudicator (`adjudicated_by`).", ""]
+    if summary.get("pseudonymized"):
+        out += ["Names of people are pseudonyms, stable within the project (`--pseudonymize`).", ""]
+    return out
+
+
 def judge_shown_line(shown: str | None) -> str:
     """Say whether the annotators saw the LLM judge's answers while annotating (anchoring).
 
@@ -319,6 +342,7 @@ def render_card(summary: Mapping[str, Any]) -> str:
         "",
         judge_shown_line(summary.get("judge_shown")),
         "",
+        *_quality_lines(summary),
         "## Replies",
         "",
         *_source_lines(summary.get("sources")),

@@ -60,6 +60,7 @@ import pandas as pd
 from brun_label import __version__
 from brun_label.atomic import atomic_write_text
 from brun_label.errors import GateError, InputError
+from brun_label.exporters.adjudicated import ADJUDICATOR_PREFIX, select_with_adjudication
 from brun_label.exporters.card import CARD_MARKER, render_card
 from brun_label.exporters.formats import (
     FORMATS,
@@ -79,7 +80,6 @@ from brun_label.exporters.pairs import (
     annotator_kinds,
     candidates_frame,
     counted,
-    select_pairs,
 )
 from brun_label.exporters.splits import split_test_mask
 from brun_label.exporters.writers import write_hf, write_jsonl, write_parquet
@@ -110,6 +110,10 @@ class ExportOptions:
     seed: int = 0
     provenance: str = "sidecar"
     card: str | None = "auto"
+    excluded_annotators: Mapping[str, str] = field(default_factory=dict)
+    """People left out of the export, with the reason (e.g. below the gold accuracy gate); the card lists them."""
+    pseudonyms: Mapping[str, str] | None = None
+    """Name -> pseudonym for every name the outputs would carry (``--pseudonymize``)."""
 
     def check(self) -> None:
         """Raise :class:`InputError` naming the option that is out of range."""
@@ -249,7 +253,15 @@ class _Examples:
     categories: list[str]
 
 
-def build_examples(selection: Selection, samples: Mapping[str, Sample], rubric: Rubric, fmt: str) -> _Examples:
+def _adjudicator(row: Any, pseudonyms: Mapping[str, str] | None) -> str | None:
+    name = getattr(row, "adjudicated_by", None)
+    if not isinstance(name, str) or not name:
+        return None
+    return pseudonyms.get(name, name) if pseudonyms is not None else name
+
+
+def build_examples(selection: Selection, samples: Mapping[str, Sample], rubric: Rubric, fmt: str,
+                   pseudonyms: Mapping[str, str] | None = None) -> _Examples:
     """Turn the selection into records of ``fmt`` with their provenance, scenario and category."""
     ex = _Examples([], [], [], [])
     base = {"rubric": rubric.name, "rubric_version": rubric.version}
@@ -275,6 +287,7 @@ def build_examples(selection: Selection, samples: Mapping[str, Sample], rubric: 
             round(float(row.agreement), 6), round(float(row.margin), 6), int(row.n_preference_votes),
             None if share != share else round(share, 6), base["rubric"], base["rubric_version"],
             *reply_provenance(chosen), *reply_provenance(rejected),
+            _adjudicator(row, pseudonyms),
         ), strict=True)))
         ex.groups.append(_scenario(s))
         ex.categories.append(s.category)
@@ -387,7 +400,10 @@ def export_dpo(
         raise InputError("is a folder; give a file name", path=str(out_path))
 
     by_id = {s.id: s for s in samples}
-    rows, _ = counted(table)
+    if opts.excluded_annotators:
+        table = table[~table["annotator"].isin(set(opts.excluded_annotators))]
+    # adjudicators decide, they do not vote: their rows never enter the agreement
+    rows, _ = counted(table[~table["annotator"].astype(str).str.startswith(ADJUDICATOR_PREFIX)])
 
     # 1. The agreement gate.
     per_q: dict[str, dict[str, Any]] = {}
@@ -404,7 +420,7 @@ def export_dpo(
 
     # 2. Pair selection (pure, vectorised).
     try:
-        selection = select_pairs(
+        selection = select_with_adjudication(
             table, candidates_frame((s.id, [c.id for c in s.candidates]) for s in samples), rubric, opts.gates,
             opts.pairing,
         )
@@ -419,7 +435,7 @@ def export_dpo(
         )
 
     # 3. Records, split, files.
-    ex = build_examples(selection, by_id, rubric, opts.fmt)
+    ex = build_examples(selection, by_id, rubric, opts.fmt, opts.pseudonyms)
     if not ex.records:
         why = ", ".join(f"{r} {n}" for r, n in reasons.items()) or "no annotated item"
         raise GateError(f"nothing to export: no {'example' if opts.fmt == 'kto' else 'pair'} passed the gates ({why})")
@@ -459,6 +475,11 @@ def export_dpo(
             pd.unique((selection.kto if opts.fmt == "kto" else selection.pairs)["item_id"]),
         ),
         "judge_shown": judge_shown_summary(table),
+        "excluded_annotators": {
+            (opts.pseudonyms or {}).get(name, name): why for name, why in opts.excluded_annotators.items()},
+        "adjudicated": {"items": int(selection.counts.get("adjudicated_items", 0)),
+                        "pairs": int(selection.counts.get("adjudicated_pairs", 0))},
+        "pseudonymized": opts.pseudonyms is not None,
         "sources": sources_summary(selection, by_id, opts.fmt),
         "samples": len(samples),
         "items": {"total": n_items, "exported": n_items - sum(reasons.values()), "excluded": reasons},

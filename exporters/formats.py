@@ -54,7 +54,7 @@ TABLE_FORMATS = ("parquet", "hf")
 PAIR_PROVENANCE = (
     "sample_id", "chosen_id", "rejected_id", "category", "n_annotators", "agreement", "margin",
     "n_preference_votes", "preference_share", "rubric", "rubric_version",
-    "chosen_source", "chosen_model", "rejected_source", "rejected_model",
+    "chosen_source", "chosen_model", "rejected_source", "rejected_model", "adjudicated_by",
 )
 #: Provenance fields of an unpaired (KTO) example, in order.
 KTO_PROVENANCE = (

@@ -6,10 +6,15 @@ from pathlib import Path
 
 import click
 
+from brun_label.agreement.gold import below_threshold, gold_scores
 from brun_label.cli.output import echo_json, info
+from brun_label.cli.project_ctx import current_project, project_option, project_rubric
+from brun_label.errors import InputError
 from brun_label.exporters.dpo import DEFAULT_MIN_ALPHA, PROVENANCE_MODES, ExportOptions, export_dpo
 from brun_label.exporters.formats import FORMATS
 from brun_label.exporters.pairs import PAIRINGS, GateConfigError, Gates, Pairing
+from brun_label.people import pseudonym_for
+from brun_label.project_push import project_samples
 
 
 @click.group()
@@ -23,21 +28,28 @@ def export() -> None:
 
 
 @export.command()
-@click.argument("annotations", type=click.Path(dir_okay=False, path_type=str))
-@click.option("--samples", "samples_path", required=True, type=click.Path(dir_okay=False, path_type=str),
-              help="The sample file the annotations are about (JSONL, CSV or Parquet).")
+@click.argument("annotations", type=click.Path(dir_okay=False, path_type=str), required=False)
+@click.option("--samples", "samples_path", default=None, type=click.Path(dir_okay=False, path_type=str),
+              help="The sample file the annotations are about (JSONL, CSV or Parquet; default: the project's).")
 @click.option("-o", "--output", required=True, type=click.Path(path_type=str),
               help="Output file (a folder for --format hf).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
               help="trl (default; parquet when -o ends in .parquet), trl-chat, openai, kto, parquet, hf.")
 @click.option("--rubric", default=None,
               help="Rubric pack name or file (default: the one the table records; required when it records none).")
-@click.option("--min-annotators", type=click.IntRange(min=1), default=3, show_default=True,
-              help="Annotators needed on a candidate for a clear consensus.")
-@click.option("--min-share", type=float, default=0.8, show_default=True,
-              help="Share of them that must agree, above 0.5 (0.8: unanimous with 3-4, one dissenter from 5).")
-@click.option("--max-flag-share", type=float, default=0.0, show_default=True,
-              help="Largest share of annotators that may flag a chosen reply (0: any flag vetoes it).")
+@click.option("--min-annotators", type=click.IntRange(min=1), default=None,
+              help="Annotators needed on a candidate for a clear consensus (default: the project's, else 3).")
+@click.option("--min-share", type=float, default=None,
+              help="Share of them that must agree, above 0.5 (default 0.8: unanimous with 3-4, one dissenter "
+                   "from 5).")
+@click.option("--max-flag-share", type=float, default=None,
+              help="Largest share of annotators that may flag a chosen reply (default 0: any flag vetoes it).")
+@click.option("--min-gold-accuracy", type=click.FloatRange(0, 1), default=None, metavar="P",
+              help="Leave out people whose exact accuracy on the project's gold items is below P (at least 5 "
+                   "gold answers; default: the project's gate). The card says who and why.")
+@click.option("--pseudonymize", is_flag=True,
+              help="Pseudonyms instead of names in the provenance and the card (stable per project).")
+@project_option
 @click.option("--pairs", "pairs", type=click.Choice(PAIRINGS), default="all", show_default=True,
               help="all: every clear good x bad pair of a prompt; best-worst: one per prompt, the clearest "
               "chosen against the clearest rejected.")
@@ -66,9 +78,12 @@ def dpo(
     output: str,
     fmt: str | None,
     rubric: str | None,
-    min_annotators: int,
-    min_share: float,
-    max_flag_share: float,
+    min_annotators: int | None,
+    min_share: float | None,
+    max_flag_share: float | None,
+    min_gold_accuracy: float | None,
+    pseudonymize: bool,
+    project_file: str | None,
     pairs: str,
     max_pairs_per_prompt: int | None,
     simulated: tuple[str, ...],
@@ -105,12 +120,23 @@ def dpo(
       brun-label export dpo ann.parquet --samples samples.jsonl -o out/pairs.jsonl \\
           --format trl-chat --test-size 0.1 --seed 7 --json
     """
-    from brun_label.errors import InputError
     from brun_label.importers.annotations import load_checked
     from brun_label.importers.samples import read_samples
 
     if card is not None and no_card:
         raise click.UsageError("--card and --no-card cannot be used together")
+    project = current_project(project_file, required=False)
+    gates_cfg = dict(project.gates) if project is not None else {}
+    min_annotators = min_annotators if min_annotators is not None else int(gates_cfg.get("min_annotators", 3))
+    min_share = min_share if min_share is not None else float(gates_cfg.get("min_share", 0.8))
+    max_flag_share = max_flag_share if max_flag_share is not None else float(gates_cfg.get("max_flag_share", 0.0))
+    if min_gold_accuracy is None and "min_gold_accuracy" in gates_cfg:
+        min_gold_accuracy = float(gates_cfg["min_gold_accuracy"])
+    if pseudonymize and project is None:
+        raise InputError("pseudonyms are stable per project: run in a project folder (brun-label init)",
+                         field="--pseudonymize")
+    if min_gold_accuracy is not None and (project is None or not project.gold):
+        raise InputError("needs a project with gold items (brun-label init --gold FILE)", field="--min-gold-accuracy")
     if fmt is None:
         fmt = "parquet" if Path(output).suffix.lower() in (".parquet", ".pq") else "trl"
     try:
@@ -131,13 +157,43 @@ def dpo(
         card=None if no_card else (card or "auto"),
     )
     options.check()
-    samples = read_samples(samples_path)
-    info(f"read {len(samples)} samples from {samples_path}")
-    candidates = {s.id: [c.id for c in s.candidates] for s in samples}
+    if project is not None and annotations is None:
+        # the project's own table, samples (gold never becomes a pair) and rubric
+        if samples_path is not None:
+            raise InputError("a project export uses the project's samples; pass the table too to export another",
+                             field="--samples")
+        annotations = project.table
+        rubric = rubric or project.rubric
+        pushed = project_samples(project, project_rubric(project))
+        gold = set(pushed.gold_ids)
+        samples = [s for s in pushed.originals if s.id not in gold]
+        info(f"project: {len(samples)} samples (gold items left out: {len(gold)})")
+    elif annotations is None or samples_path is None:
+        raise InputError("give the annotation table and --samples (or run in a project folder)",
+                         field="ANNOTATIONS" if annotations is None else "--samples")
+    else:
+        pushed = None
+        samples = read_samples(samples_path)
+        info(f"read {len(samples)} samples from {samples_path}")
+    known = pushed.originals if pushed is not None else samples  # gold items' answers are checked too
+    candidates = {s.id: [c.id for c in s.candidates] for s in known}
     table, the_rubric = load_checked(annotations, rubric, candidates=candidates, strict=strict,
                                      require_rubric=True, warn=info)
     assert the_rubric is not None  # require_rubric
     info(f"read {len(table)} annotation rows from {annotations}")
+    if pushed is not None and pushed.gold_ids:
+        gold_rows = table["item_id"].isin(set(pushed.gold_ids))
+        if min_gold_accuracy is not None and pushed.gold_answers is not None:
+            scores = gold_scores(table, pushed.gold_answers, the_rubric)
+            for name in below_threshold(scores, min_gold_accuracy):
+                row = scores[scores["annotator"] == name].iloc[0]
+                options.excluded_annotators[name] = (f"gold accuracy {row['exact']:.2f} < {min_gold_accuracy:.2f} "
+                                                     f"({int(row['n'])} gold answers)")
+        table = table[~gold_rows]
+    if pseudonymize:
+        assert project is not None
+        options.pseudonyms = {str(n): pseudonym_for(str(n), project) for n in table["annotator"].unique()}
+        options.pseudonyms.update({n: pseudonym_for(n, project) for n in options.excluded_annotators})
     summary = export_dpo(table, samples, the_rubric, output, options)
     if summary["alpha_blocked"]:
         info(f"warning: exported despite low agreement on {', '.join(summary['alpha_blocked'])} (--force)")
