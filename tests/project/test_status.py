@@ -123,14 +123,14 @@ def test_status_json_on_a_live_project_reports_the_platforms_own_counts(
     assert again["pull"]["modes"] == {"label-studio": "incremental", "argilla": "incremental"}
     ls_own = label_studio_admin.project(ls_project_title)
     ag_own = argilla_api.progress(argilla_api.dataset(dataset)["id"])
-    for s in (first, again):
-        ls, ag = s["platforms"]["label-studio"], s["platforms"]["argilla"]
+    for snap in (first, again):
+        ls, ag = snap["platforms"]["label-studio"], snap["platforms"]["argilla"]
         assert ls["checks"]["tasks"] == {"server": ls_own["task_number"], "table": 6, "matches": True}
         assert ls["checks"]["annotations"] == {"server": ls_own["total_annotations_number"], "table": 3, "matches": True}
         assert ls["checks"]["skipped"]["matches"] and ls["skipped"] == 1
         assert ag["checks"]["records"] == {"server": ag_own["total"], "table": 6, "matches": True}
         assert all(c["matches"] for c in ag["checks"].values()), ag["checks"]
         assert (ag["submitted"], ag["drafts"], ag["skipped"]) == (2, 1, 1)
-        assert s["people"]["Ana"]["submitted"] == 3 and s["people"]["argilla:status-cy"]["drafts"] == 1
-        assert s["overlap"]["target"] == 2
+        assert snap["people"]["Ana"]["submitted"] == 3 and snap["people"]["argilla:status-cy"]["drafts"] == 1
+        assert snap["overlap"]["target"] == 2
     assert again["pull"]["items_read"]["label-studio"] == 0
