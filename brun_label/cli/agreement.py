@@ -8,7 +8,9 @@ from typing import Any
 import click
 
 from brun_label.cli.output import echo_json, info
+from brun_label.cli.project_ctx import current_project, load_tables, project_option, project_rubric
 from brun_label.errors import GateError, InputError
+from brun_label.project_push import project_samples
 
 
 def _parse_levels(items: tuple[str, ...]) -> dict[str, str]:
@@ -104,7 +106,7 @@ def _gate(summary: dict[str, Any], min_alpha: float) -> None:
 
 
 @click.command()
-@click.argument("annotations", type=click.Path(dir_okay=False, path_type=str))
+@click.argument("annotations", nargs=-1, type=click.Path(dir_okay=False, path_type=str))
 @click.option("--rubric", "rubric_name", metavar="NAME|FILE", help="Rubric pack or file: question types, levels, options.")
 @click.option("--level", "levels", multiple=True, metavar="QUESTION=LEVEL",
               help="Measurement level of a question (nominal, ordinal, interval, ratio); repeatable.")
@@ -124,8 +126,12 @@ def _gate(summary: dict[str, Any], min_alpha: float) -> None:
               help="List at most this many low-agreement units (0: all).")
 @click.option("--strict", is_flag=True,
               help="Fail (exit 2, no output) on any invalid answer instead of reporting and not using it.")
+@click.option("--min-gold-accuracy", type=click.FloatRange(0, 1), default=None, metavar="P",
+              help="Project with gold items: leave out people whose exact gold accuracy is below P "
+                   "(default: the project's gate); every person's gold score is in the output.")
+@project_option
 def agreement(
-    annotations: str,
+    annotations: tuple[str, ...],
     rubric_name: str | None,
     levels: tuple[str, ...],
     n_bootstrap: int,
@@ -136,10 +142,13 @@ def agreement(
     samples_path: str | None,
     max_units: int,
     strict: bool,
+    min_gold_accuracy: float | None,
+    project_file: str | None,
 ) -> None:
     """Measure how well annotators agree, per rubric question, and who or what needs a look.
 
-    ANNOTATIONS is the long annotation table (.jsonl, .csv or .parquet) with columns item_id,
+    ANNOTATIONS is one or more long annotation tables (.jsonl, .csv or .parquet; in a project folder
+    the project's table by default) with columns item_id,
     candidate_id (optional), question, annotator, value (and status: only submitted rows
     count). A unit is one (item_id, candidate_id) pair. Each question gets Krippendorff's
     alpha at its level (from --level, else the rubric, else nominal), percent agreement,
@@ -157,17 +166,39 @@ def agreement(
       brun-label agreement annotations.jsonl --level tone_zone=ordinal --json
     """
     from brun_label.agreement.summary import summarize
-    from brun_label.importers.annotations import load_checked
 
     level_map = _parse_levels(levels)
     samples = None
+    project = current_project(project_file, required=False)
+    pushed = None
+    if project is not None and not annotations:
+        annotations = (project.table,)
+        rubric_name = rubric_name or project.rubric
+        pushed = project_samples(project, project_rubric(project))
+        if not samples_path:
+            samples = {s.id: s for s in pushed.originals}
     if samples_path:
         from brun_label.importers.samples import read_samples
 
         samples = {s.id: s for s in read_samples(samples_path)}
     candidates = {k: [c.id for c in s.candidates] for k, s in samples.items()} if samples else None
-    table, rubric = load_checked(annotations, rubric_name, candidates=candidates, strict=strict, warn=info)
-    info(f"agreement: {len(table)} rows from {annotations}")
+    table, rubric = load_tables(annotations, rubric_name, candidates=candidates, strict=strict, warn=info)
+    info(f"agreement: {len(table)} rows from {', '.join(annotations)}")
+    gold_report = None
+    if (project is not None and pushed is not None and pushed.gold_ids and rubric is not None
+            and pushed.gold_answers is not None):
+        from brun_label.agreement.gold import below_threshold, gold_scores
+
+        scores = gold_scores(table, pushed.gold_answers, rubric)
+        threshold = min_gold_accuracy if min_gold_accuracy is not None else project.gates.get("min_gold_accuracy")
+        left_out = below_threshold(scores, float(threshold)) if threshold is not None else []
+        gold_report = {"scores": scores.to_dict(orient="records"), "min_gold_accuracy": threshold,
+                       "left_out": left_out}
+        for name in left_out:
+            info(f"agreement: {name} left out (gold accuracy below {threshold})")
+        table = table[~table["item_id"].isin(set(pushed.gold_ids)) & ~table["annotator"].isin(set(left_out))]
+    elif min_gold_accuracy is not None:
+        raise InputError("needs a project with gold items (brun-label init --gold FILE)", field="--min-gold-accuracy")
     try:
         summary = summarize(
             table, levels=level_map, n_bootstrap=n_bootstrap, seed=seed, rubric=rubric,
@@ -175,16 +206,18 @@ def agreement(
             judge_orders={k: s.judge_order for k, s in (samples or {}).items() if s.judge_order},
         )
     except ValueError as exc:
-        raise InputError(str(exc), path=annotations) from None
+        raise InputError(str(exc), path=", ".join(annotations)) from None
     if samples and any(s.judge_confidence or any(c.judge_confidence for c in s.candidates) for s in samples.values()):
         from brun_label.agreement.calibration import calibrate
 
         summary["judge_calibration"] = calibrate(table, samples, rubric=rubric, seed=seed)
+    if gold_report is not None:
+        summary["gold"] = gold_report
     if report_path:
         from brun_label.agreement.report import render_report
         from brun_label.atomic import atomic_write_text
 
-        atomic_write_text(report_path, render_report(summary, samples=samples, source=annotations))
+        atomic_write_text(report_path, render_report(summary, samples=samples, source=", ".join(annotations)))
         info(f"agreement: report written to {report_path}")
     if as_json:
         echo_json(summary)

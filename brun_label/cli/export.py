@@ -8,7 +8,7 @@ import click
 
 from brun_label.agreement.gold import below_threshold, gold_scores
 from brun_label.cli.output import echo_json, info
-from brun_label.cli.project_ctx import current_project, project_option, project_rubric
+from brun_label.cli.project_ctx import current_project, load_tables, project_option, project_rubric
 from brun_label.errors import InputError
 from brun_label.exporters.dpo import DEFAULT_MIN_ALPHA, PROVENANCE_MODES, ExportOptions, export_dpo
 from brun_label.exporters.formats import FORMATS
@@ -28,7 +28,7 @@ def export() -> None:
 
 
 @export.command()
-@click.argument("annotations", type=click.Path(dir_okay=False, path_type=str), required=False)
+@click.argument("annotations", nargs=-1, type=click.Path(dir_okay=False, path_type=str))
 @click.option("--samples", "samples_path", default=None, type=click.Path(dir_okay=False, path_type=str),
               help="The sample file the annotations are about (JSONL, CSV or Parquet; default: the project's).")
 @click.option("-o", "--output", required=True, type=click.Path(path_type=str),
@@ -73,7 +73,7 @@ def export() -> None:
 @click.option("--strict", is_flag=True,
               help="Fail (exit 2, no output) on any invalid answer instead of reporting and not using it.")
 def dpo(
-    annotations: str,
+    annotations: tuple[str, ...],
     samples_path: str,
     output: str,
     fmt: str | None,
@@ -97,7 +97,7 @@ def dpo(
     as_json: bool,
     strict: bool,
 ) -> None:
-    """Export the preference pairs the annotators clearly agree on.
+    """Export the preference pairs the annotators clearly agree on (in a project folder: its table).
 
     A pair is exported only when a clear consensus (at least --min-annotators annotators, at least
     --min-share of them agreeing; LLM judges and unsubmitted rows never count) puts the chosen reply
@@ -120,7 +120,6 @@ def dpo(
       brun-label export dpo ann.parquet --samples samples.jsonl -o out/pairs.jsonl \\
           --format trl-chat --test-size 0.1 --seed 7 --json
     """
-    from brun_label.importers.annotations import load_checked
     from brun_label.importers.samples import read_samples
 
     if card is not None and no_card:
@@ -157,30 +156,30 @@ def dpo(
         card=None if no_card else (card or "auto"),
     )
     options.check()
-    if project is not None and annotations is None:
+    if project is not None and not annotations:
         # the project's own table, samples (gold never becomes a pair) and rubric
         if samples_path is not None:
             raise InputError("a project export uses the project's samples; pass the table too to export another",
                              field="--samples")
-        annotations = project.table
+        annotations = (project.table,)
         rubric = rubric or project.rubric
         pushed = project_samples(project, project_rubric(project))
         gold = set(pushed.gold_ids)
         samples = [s for s in pushed.originals if s.id not in gold]
         info(f"project: {len(samples)} samples (gold items left out: {len(gold)})")
-    elif annotations is None or samples_path is None:
-        raise InputError("give the annotation table and --samples (or run in a project folder)",
-                         field="ANNOTATIONS" if annotations is None else "--samples")
+    elif not annotations or samples_path is None:
+        raise InputError("give the annotation table(s) and --samples (or run in a project folder)",
+                         field="ANNOTATIONS" if not annotations else "--samples")
     else:
         pushed = None
         samples = read_samples(samples_path)
         info(f"read {len(samples)} samples from {samples_path}")
     known = pushed.originals if pushed is not None else samples  # gold items' answers are checked too
     candidates = {s.id: [c.id for c in s.candidates] for s in known}
-    table, the_rubric = load_checked(annotations, rubric, candidates=candidates, strict=strict,
-                                     require_rubric=True, warn=info)
+    table, the_rubric = load_tables(annotations, rubric, candidates=candidates, strict=strict,
+                                    require_rubric=True, warn=info)
     assert the_rubric is not None  # require_rubric
-    info(f"read {len(table)} annotation rows from {annotations}")
+    info(f"read {len(table)} annotation rows from {', '.join(annotations)}")
     if pushed is not None and pushed.gold_ids:
         gold_rows = table["item_id"].isin(set(pushed.gold_ids))
         if min_gold_accuracy is not None and pushed.gold_answers is not None:

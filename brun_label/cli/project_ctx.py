@@ -56,3 +56,30 @@ def read_project_table(project: Project, rubric: Rubric) -> pd.DataFrame:
     if not os.path.exists(project.table):
         raise InputError("the project has no table yet: run `brun-label pull` first", path=project.table)
     return read_annotations(project.table, rubric)
+
+
+def load_tables(paths: tuple[str, ...] | list[str], rubric_flag: str | None, *, candidates: Any = None,
+                strict: bool = False, require_rubric: bool = False, warn: Callable[[str], None] | None = None,
+                ) -> tuple[pd.DataFrame, Rubric | None]:
+    """Read one or several annotation tables (all under the same rubric) as one table.
+
+    Several tables are stacked as they are (no merging of people: use a project pull for that);
+    tables recorded under different rubrics are refused, naming both.
+    """
+    from brun_label.importers.annotations import load_checked
+
+    frames: list[pd.DataFrame] = []
+    rubric: Rubric | None = None
+    first = ""
+    for path in paths:
+        table, r = load_checked(path, rubric_flag, candidates=candidates, strict=strict,
+                                require_rubric=require_rubric, warn=warn)
+        if rubric is not None and r is not None and r.identity != rubric.identity:
+            raise InputError(f"recorded under rubric {r.identity}, but {first} under {rubric.identity}: "
+                             "tables of different rubrics cannot be combined", path=path)
+        if rubric is None and r is not None:
+            rubric, first = r, path
+        frames.append(table)
+    if not frames:
+        raise InputError("give at least one annotation table (or run in a project folder)", field="ANNOTATIONS")
+    return (frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)), rubric
