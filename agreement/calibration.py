@@ -307,6 +307,9 @@ def _reliability_svg(fit: Mapping[str, Any]) -> str:
     x0, y0 = xy(0, 0)
     x1, y1 = xy(1, 1)
     parts.append(f"<line x1='{x0}' y1='{y0}' x2='{x1}' y2='{y1}' stroke='#999' stroke-dasharray='4 3'/>")
+    parts.append(f"<text x='{x0}' y='{y0 + 12}' font-size='10' text-anchor='middle'>0</text>"
+                 f"<text x='{x1}' y='{y0 + 12}' font-size='10' text-anchor='middle'>1</text>"
+                 f"<text x='{x0 - 6}' y='{y1 + 4}' font-size='10' text-anchor='end'>1</text>")
     pts = [xy(p, f) for p, f in zip(curve["mean_predicted"], curve["fraction_matching"], strict=True)]
     if pts:
         parts.append("<polyline fill='none' stroke='#0b3d91' stroke-width='2' points='"
