@@ -44,6 +44,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -109,19 +110,18 @@ class QuestionData:
             return np.empty(vals.shape, dtype=object)
         if self._positions is None:
             # Once per question: every (unit, candidate id) of the units' items, keyed by one int64.
-            ids: list[str] = []
-            units: list[int] = []
-            rank_list: list[int] = []
-            for u, item in enumerate(self.unit_items.tolist()):
-                cands = self.candidates_by_item.get(str(item), [])
-                ids.extend(cands)
-                units.extend([u] * len(cands))
-                rank_list.extend(range(1, len(cands) + 1))
-            index = pd.Index(pd.unique(np.asarray(ids, dtype=object)), dtype=object)
-            keys = np.asarray(units, dtype=np.int64) * (len(index) + 1) + np.asarray(
-                index.get_indexer(pd.Index(ids, dtype=object)) if ids else [], dtype=np.int64)
+            per_unit = [self.candidates_by_item.get(str(item), []) for item in self.unit_items.tolist()]
+            lens = np.fromiter(map(len, per_unit), dtype=np.int64, count=len(per_unit))
+            ids = np.empty(int(lens.sum()), dtype=object)
+            ids[:] = list(chain.from_iterable(per_unit))
+            units = np.repeat(np.arange(len(per_unit), dtype=np.int64), lens)
+            starts = np.repeat(np.cumsum(lens) - lens, lens)
+            rank_arr = np.arange(len(ids), dtype=np.int64) - starts + 1
+            index = pd.Index(pd.unique(ids), dtype=object)
+            keys = units * (len(index) + 1) + np.asarray(
+                index.get_indexer(pd.Index(ids, dtype=object)) if len(ids) else [], dtype=np.int64)
             order = np.argsort(keys, kind="stable")
-            self._positions = (index, keys[order], np.asarray(rank_list, dtype=np.int64)[order])
+            self._positions = (index, keys[order], rank_arr[order])
         index, keys, ranks = self._positions
         flat = vals.ravel()
         present = np.asarray(pd.notna(flat), dtype=bool)
@@ -236,6 +236,7 @@ class _Codes:
     uniques: list[Any]
 
     _objects: np.ndarray | None = None
+    _is_str: np.ndarray | None = None
 
     def values_of(self, rows: np.ndarray) -> np.ndarray:
         """The values of ``rows`` as an object array (None for blanks)."""
@@ -316,7 +317,11 @@ def _check_values(name: str, kind: str, q: Question | None, c: _Codes, rows: np.
         if bad:
             raise ValueProblem(f"question {name!r} (flags) needs lists of flags, got {bad[0]!r}", bad[1])
     else:
-        bad = _first_bad(c, rows, lambda v: isinstance(v, str))
+        if c._is_str is None:
+            c._is_str = np.fromiter((isinstance(v, str) for v in c.uniques), dtype=bool, count=len(c.uniques))
+        codes = c.value[rows]
+        wrong = ~c._is_str[codes]
+        bad = (c.uniques[int(codes[wrong][0])], int(rows[wrong][0])) if wrong.any() else None
         if bad:
             raise ValueProblem(f"question {name!r} ({kind}) needs labels, got {bad[0]!r}", bad[1])
     if q is None:
@@ -466,6 +471,7 @@ def split_questions(
             notes.append(f"{name}: {n_dup} repeated answer(s) by the same annotator on the same unit; the latest counts")
         if kind == "preference":
             data.candidates_by_item = _candidates_by_item(c, all_rows, rows)
+            data._width = max(map(len, data.candidates_by_item.values()), default=2)
         out[name] = data
     return out, notes
 
