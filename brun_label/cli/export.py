@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -180,19 +181,23 @@ def dpo(
                                     require_rubric=True, warn=info)
     assert the_rubric is not None  # require_rubric
     info(f"read {len(table)} annotation rows from {', '.join(annotations)}")
+    excluded: dict[str, str] = {}
     if pushed is not None and pushed.gold_ids:
         gold_rows = table["item_id"].isin(set(pushed.gold_ids))
         if min_gold_accuracy is not None and pushed.gold_answers is not None:
             scores = gold_scores(table, pushed.gold_answers, the_rubric)
             for name in below_threshold(scores, min_gold_accuracy):
                 row = scores[scores["annotator"] == name].iloc[0]
-                options.excluded_annotators[name] = (f"gold accuracy {row['exact']:.2f} < {min_gold_accuracy:.2f} "
-                                                     f"({int(row['n'])} gold answers)")
+                excluded[name] = (f"gold accuracy {row['exact']:.2f} < {min_gold_accuracy:.2f} "
+                                  f"({int(row['n'])} gold answers)")
         table = table[~gold_rows]
+    pseudonyms = None
     if pseudonymize:
         assert project is not None
-        options.pseudonyms = {str(n): pseudonym_for(str(n), project) for n in table["annotator"].unique()}
-        options.pseudonyms.update({n: pseudonym_for(n, project) for n in options.excluded_annotators})
+        names = {str(n) for n in table["annotator"].unique()} | set(excluded)
+        names |= {str(n)[len("adjudicator:"):] for n in names if str(n).startswith("adjudicator:")}
+        pseudonyms = {n: pseudonym_for(n, project) for n in names}
+    options = replace(options, excluded_annotators=excluded, pseudonyms=pseudonyms)
     summary = export_dpo(table, samples, the_rubric, output, options)
     if summary["alpha_blocked"]:
         info(f"warning: exported despite low agreement on {', '.join(summary['alpha_blocked'])} (--force)")
