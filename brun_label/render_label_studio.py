@@ -75,6 +75,9 @@ _STYLE = (
     " .brun-candidate { border: 1px solid #d0d7de; border-radius: 6px; padding: 2px 8px; }"
     " .brun-reply { max-height: 150px; overflow-y: auto; border-bottom: 1px dashed #d0d7de; margin-bottom: 2px; }"
     " .brun-item { border-top: 2px solid #d0d7de; margin-top: 6px; padding-top: 2px; }"
+    # Narrower columns (3) and two rows of candidates (4+): shorter boxes keep the preference near.
+    " .brun-many-3 .brun-reply { max-height: 110px; } .brun-many-3 .brun-scenario { max-height: 110px; }"
+    " .brun-many-4 .brun-reply { max-height: 80px; } .brun-many-4 .brun-scenario { max-height: 100px; }"
 )
 
 _DOLLAR_WORD = re.compile(r"\$(?=[\w\[\].{}])")
@@ -256,7 +259,8 @@ def render_label_studio(rubric: Rubric, *, n_candidates: int = 2) -> str:
         pad = "  " * indent
         out.extend(pad + line for line in lines)
 
-    add(0, ["<View>", f"  <Style>{_STYLE}</Style>", f"  <View {_attrs(className='brun-page')}>"])
+    page_class = "brun-page" + ("" if n_candidates == 2 else f" brun-many-{min(n_candidates, 4)}")
+    add(0, ["<View>", f"  <Style>{_STYLE}</Style>", f"  <View {_attrs(className=page_class)}>"])
     add(2, [f"<View {_attrs(className='brun-main')}>", f"  <View {_attrs(className='brun-scenario')}>"])
     add(4, [f"<Header {_attrs(value=static_text(rubric.prompt_title) + ' ($category)', size='5')}/>",
             f"<Text {_attrs(name='prompt', value='$prompt')}/>"])
