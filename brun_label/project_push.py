@@ -28,7 +28,7 @@ from brun_label.errors import InputError
 from brun_label.importers.gold import read_gold
 from brun_label.importers.samples import read_samples
 from brun_label.masking import KeyMap, item_key, mask_samples
-from brun_label.model import Sample
+from brun_label.model import Sample, trusted_judge
 from brun_label.project import Project
 from brun_label.rubric import Rubric
 
@@ -82,10 +82,16 @@ def project_samples(project: Project, rubric: Rubric) -> ProjectSamples:
 
 
 def push_project(project: Project, rubric: Rubric, make_backend: BackendFactory, *, dry_run: bool = False,
-                 show_judge: bool = False, progress: Callable[[str, int, int], None] | None = None
+                 show_judge: bool = False, min_judge_confidence: float | None = None,
+                 progress: Callable[[str, int, int], None] | None = None
                  ) -> tuple[ProjectSamples, dict[str, PushResult]]:
-    """Push the project's samples (gold mixed in) to every platform; returns what was pushed and each result."""
+    """Push the project's samples (gold mixed in) to every platform; returns what was pushed and each result.
+
+    Judge answers the swap check found inconsistent, or calibrated below ``min_judge_confidence``,
+    are not sent (:func:`brun_label.model.trusted_judge`).
+    """
     pushed = project_samples(project, rubric)
+    pushed.samples = [trusted_judge(s, min_judge_confidence)[0] for s in pushed.samples]
     results: dict[str, PushResult] = {}
     for platform, target in project.targets.items():
         backend = make_backend(platform, target)

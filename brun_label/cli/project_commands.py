@@ -29,13 +29,14 @@ def _progress(label: str) -> tuple[Any, dict[str, Progress]]:
     return on_progress, bars
 
 
-def run_project_push(project: Project, *, dry_run: bool, show_judge: bool, as_json: bool) -> None:
+def run_project_push(project: Project, *, dry_run: bool, show_judge: bool, as_json: bool,
+                     min_judge_confidence: float | None = None) -> None:
     """Push the project's samples (gold mixed in, masked) to every platform of the project."""
     rubric = project_rubric(project)
     on_progress, bars = _progress("push to")
     try:
         pushed, results = push_project(project, rubric, backend_for, dry_run=dry_run, show_judge=show_judge,
-                                       progress=on_progress)
+                                       min_judge_confidence=min_judge_confidence, progress=on_progress)
     finally:
         for bar in bars.values():
             bar.close()

@@ -79,7 +79,8 @@ def push(samples_file: str, platform: str, target: str, workspace: str | None, u
         if samples_file or rubric_name or target:
             raise InputError("without --to, push sends the project's own samples to every platform of the "
                              "project file; pass --to to push another file or target", field="--to")
-        run_project_push(project, dry_run=dry_run, show_judge=show_judge, as_json=as_json)
+        run_project_push(project, dry_run=dry_run, show_judge=show_judge, as_json=as_json,
+                         min_judge_confidence=min_judge_confidence)
         return
     target, workspace, url, api_key_env = resolve_target(platform, target, workspace, url, api_key_env, project)
     if rubric_name is None:
