@@ -35,7 +35,7 @@ from brun_label.agreement.alpha import alpha_from_counts
 from brun_label.agreement.distances import masi_distances
 from brun_label.agreement.gwet import gwet_from_counts
 from brun_label.agreement.percent import percent_agreement_from_counts
-from brun_label.agreement.reliability import codes_and_domain, unit_patterns
+from brun_label.agreement.reliability import codes_and_domain, count_patterns, unit_patterns
 
 
 def _is_missing(cell: Any) -> bool:
@@ -169,12 +169,13 @@ def per_flag_agreement(
     for f, flag in enumerate(names):
         # A flag is a binary question: its units × {0, 1} counts are all the coefficients need.
         ticks = bits[f].sum(axis=0)
-        counts = np.stack([n_answered - ticks, ticks], axis=1)
+        pats, mult = count_patterns(np.stack([n_answered - ticks, ticks], axis=1))
         total = int(n_answered.sum())
         out[flag] = {
-            "krippendorff_alpha": alpha_from_counts(counts, level="nominal", value_domain=[0.0, 1.0]),
-            "percent_agreement": percent_agreement_from_counts(counts),
-            "gwet_ac1": gwet_from_counts(counts),
+            "krippendorff_alpha": alpha_from_counts(pats, level="nominal", value_domain=[0.0, 1.0],
+                                                    multiplicity=mult),
+            "percent_agreement": percent_agreement_from_counts(pats, multiplicity=mult),
+            "gwet_ac1": gwet_from_counts(pats, multiplicity=mult),
             "prevalence": float(ticks.sum()) / total if total else float("nan"),
         }
     return out

@@ -35,10 +35,10 @@ from __future__ import annotations
 
 import numpy.typing as npt
 
-from brun_label.agreement.reliability import check_counts
+from brun_label.agreement.reliability import _weights, check_counts, weighted_mean
 
 
-def fleiss_kappa(table: npt.ArrayLike) -> float:
+def fleiss_kappa(table: npt.ArrayLike, *, multiplicity: npt.ArrayLike | None = None) -> float:
     """Return Fleiss' κ of a units × categories table of rating counts.
 
     Parameters
@@ -46,23 +46,29 @@ def fleiss_kappa(table: npt.ArrayLike) -> float:
     table : array_like, shape (units, categories)
         ``table[i, k]`` is how many annotators put unit i in category k (non-negative).
 
+    multiplicity : array_like, optional
+        How many units each row stands for (rows of
+        :func:`~brun_label.agreement.reliability.count_patterns`).
+
     Returns
     -------
     float
         κ, or ``NaN`` when undefined.
     """
     counts = check_counts(table)
+    w = _weights(multiplicity, counts.shape[0])
     r = counts.sum(axis=1)
-    rated = r >= 1
+    rated = r >= 1 if w is None else (r >= 1) & (w > 0)
     if not rated.any():
         return float("nan")
     counts, r = counts[rated], r[rated]
+    w = None if w is None else w[rated]
     pairable = r >= 2
     if not pairable.any():
         return float("nan")
     cp, rp = counts[pairable], r[pairable]
-    p_a = float(((cp * (cp - 1.0)).sum(axis=1) / (rp * (rp - 1.0))).mean())
-    pi = (counts / r[:, None]).mean(axis=0)
+    p_a = float(weighted_mean((cp * (cp - 1.0)).sum(axis=1) / (rp * (rp - 1.0)), None if w is None else w[pairable]))
+    pi = weighted_mean(counts / r[:, None], w)
     p_e = float((pi * pi).sum())
     if p_e >= 1.0 - 1e-15:
         return float("nan")

@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from brun_label.agreement.reliability import check_counts, value_counts
+from brun_label.agreement.reliability import _weights, check_counts, value_counts, weighted_mean
 
 WEIGHT_KINDS = ("identity", "linear", "quadratic", "ordinal", "radical", "ratio")
 
@@ -95,10 +95,14 @@ def agreement_weights(kind: str, categories: npt.ArrayLike) -> np.ndarray:
     return np.asarray(1.0 - ratio / ((x.max() - x.min()) / (x.max() + x.min())) ** 2)
 
 
-def gwet_from_counts(counts: npt.ArrayLike, *, weights: npt.ArrayLike | None = None) -> float:
+def gwet_from_counts(
+    counts: npt.ArrayLike, *, weights: npt.ArrayLike | None = None, multiplicity: npt.ArrayLike | None = None
+) -> float:
     """Return Gwet's AC1 (``weights`` None) or AC2 from a units × categories count matrix.
 
     The columns of ``counts`` are all q possible categories, including unused ones.
+    ``multiplicity`` says how many units each row stands for (rows of
+    :func:`~brun_label.agreement.reliability.count_patterns`).
 
     >>> round(gwet_from_counts([[2, 0], [2, 0], [2, 0], [1, 1]]), 4)
     0.68
@@ -110,16 +114,19 @@ def gwet_from_counts(counts: npt.ArrayLike, *, weights: npt.ArrayLike | None = N
         raise ValueError(f"weights must be {q} × {q} to match the counts columns")
     if q < 2:
         return float("nan")
+    m = _weights(multiplicity, c.shape[0])
     r = c.sum(axis=1)
-    rated = r >= 1
+    rated = r >= 1 if m is None else (r >= 1) & (m > 0)
     c, r = c[rated], r[rated]
+    m = None if m is None else m[rated]
     pairable = r >= 2
     if not pairable.any():
         return float("nan")
     cp, rp = c[pairable], r[pairable]
     weighted = cp @ w.T
-    p_a = float(((cp * (weighted - 1.0)).sum(axis=1) / (rp * (rp - 1.0))).mean())
-    pi = (c / r[:, None]).mean(axis=0)
+    p_a = float(weighted_mean((cp * (weighted - 1.0)).sum(axis=1) / (rp * (rp - 1.0)),
+                              None if m is None else m[pairable]))
+    pi = weighted_mean(c / r[:, None], m)
     p_e = float(w.sum() * (pi * (1.0 - pi)).sum() / (q * (q - 1.0)))
     if p_e >= 1.0 - 1e-15:
         return float("nan")

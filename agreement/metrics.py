@@ -35,7 +35,7 @@ from brun_label.agreement.gwet import agreement_weights, gwet_from_counts
 from brun_label.agreement.kappa import pairwise_cohen_kappa
 from brun_label.agreement.percent import percent_agreement_from_counts
 from brun_label.agreement.questions import QuestionData
-from brun_label.agreement.reliability import codes_and_domain, counts_from_codes
+from brun_label.agreement.reliability import codes_and_domain, count_patterns, counts_from_codes
 
 RELIABLE = 0.800
 TENTATIVE = 0.667
@@ -122,6 +122,7 @@ def question_metrics(q: QuestionData, *, n_bootstrap: int = 0, seed: int = 0) ->
     """Return the summary block of one question (NaN where undefined; see :func:`clean`)."""
     notes: list[str] = []
     counts, domain = category_counts(q)
+    pats, mult = count_patterns(counts)  # the count-based coefficients run on distinct unit patterns
     r = counts.sum(axis=1)
     n_pairable = int((r >= 2).sum())
     n_ann = len(q.annotators)
@@ -148,14 +149,15 @@ def question_metrics(q: QuestionData, *, n_bootstrap: int = 0, seed: int = 0) ->
         "krippendorff_alpha": alpha,
         "alpha_ci95": ci_list,
         "verdict": verdict(alpha),
-        "percent_agreement": percent_agreement_from_counts(counts),
-        "fleiss_kappa": fleiss_kappa(counts),
-        "gwet_ac1": gwet_from_counts(counts),
+        "percent_agreement": percent_agreement_from_counts(pats, multiplicity=mult),
+        "fleiss_kappa": fleiss_kappa(pats, multiplicity=mult),
+        "gwet_ac1": gwet_from_counts(pats, multiplicity=mult),
         "cohen_kappa_pairwise": pairwise,
         "cohen_weights": weights or "none",
     }
     if q.level in _AC2_WEIGHTS and domain.dtype.kind == "f" and len(domain) >= 2:
-        out["gwet_ac2"] = gwet_from_counts(counts, weights=agreement_weights(_AC2_WEIGHTS[q.level], domain))
+        out["gwet_ac2"] = gwet_from_counts(pats, weights=agreement_weights(_AC2_WEIGHTS[q.level], domain),
+                                           multiplicity=mult)
         out["gwet_ac2_weights"] = _AC2_WEIGHTS[q.level]
     if q.kind == "flags":
         out["per_flag"] = per_flag_agreement(q.values, flags=q.domain)
@@ -181,7 +183,7 @@ def question_metrics(q: QuestionData, *, n_bootstrap: int = 0, seed: int = 0) ->
             "high raw agreement but low or undefined α: most ratings share one value (the prevalence "
             f"paradox); AC1 = {out['gwet_ac1']:.3f} is the more telling number here"
         )
-    if n_ann and len(set(r[r > 0].tolist())) > 1:
+    if n_ann and np.unique(r[r > 0]).size > 1:
         notes.append("fleiss_kappa: units have uneven numbers of ratings (Gwet's generalisation used)")
     out["notes"] = notes
     return out

@@ -27,22 +27,26 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from brun_label.agreement.reliability import check_counts, value_counts
+from brun_label.agreement.reliability import _weights, check_counts, value_counts, weighted_mean
 
 
-def percent_agreement_from_counts(counts: npt.ArrayLike) -> float:
+def percent_agreement_from_counts(counts: npt.ArrayLike, *, multiplicity: npt.ArrayLike | None = None) -> float:
     """Return percent agreement from a units × values count matrix.
 
-    >>> percent_agreement_from_counts([[3, 0], [2, 1]])
-    0.6666666666666666
+    ``multiplicity`` says how many units each row stands for (rows of
+    :func:`~brun_label.agreement.reliability.count_patterns`).
+
+    >>> percent_agreement_from_counts([[3, 0], [2, 1]]), percent_agreement_from_counts([[3, 0], [2, 1]], multiplicity=[1, 2])
+    (0.6666666666666666, 0.5555555555555555)
     """
     c = check_counts(counts)
+    w = _weights(multiplicity, c.shape[0])
     r = c.sum(axis=1)
-    pairable = r >= 2
+    pairable = r >= 2 if w is None else (r >= 2) & (w > 0)
     if not pairable.any():
         return float("nan")
     cp, rp = c[pairable], r[pairable]
-    return float(((cp * (cp - 1.0)).sum(axis=1) / (rp * (rp - 1.0))).mean())
+    return float(weighted_mean((cp * (cp - 1.0)).sum(axis=1) / (rp * (rp - 1.0)), None if w is None else w[pairable]))
 
 
 def unit_agreement(counts: npt.ArrayLike) -> np.ndarray:

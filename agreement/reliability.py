@@ -314,6 +314,49 @@ def unit_patterns(codes: np.ndarray, n_values: int) -> tuple[np.ndarray, np.ndar
     return pats.astype(np.int64), mult.astype(np.int64)
 
 
+def count_patterns(counts: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """Group the rows of a units × values count matrix: return ``(patterns, multiplicity)``.
+
+    Every count-based coefficient is a (weighted) mean over units of a function of the unit's
+    counts, so it can be computed on the distinct rows (usually a handful) with their
+    multiplicities instead of on every unit.
+
+    >>> pats, mult = count_patterns([[2, 0], [1, 1], [2, 0]])
+    >>> pats.tolist(), mult.tolist()
+    ([[2, 0], [1, 1]], [2, 1])
+    """
+    c = np.asarray(counts, dtype=np.int64)
+    if c.ndim != 2 or c.shape[0] == 0:
+        return c, np.zeros(c.shape[0] if c.ndim else 0, dtype=np.int64)
+    base = int(c.max()) + 1 if c.size else 1
+    if base > 0 and c.min() >= 0 and c.shape[1] * np.log2(max(base, 2)) < 62:
+        keys = c @ (np.int64(base) ** np.arange(c.shape[1], dtype=np.int64))
+        _, first, mult = np.unique(keys, return_index=True, return_counts=True)
+        order = np.argsort(first, kind="stable")  # in order of first appearance
+        return c[first[order]], mult[order].astype(np.int64)
+    rows, first, mult = np.unique(c, axis=0, return_index=True, return_counts=True)
+    order = np.argsort(first, kind="stable")
+    return rows[order], mult[order].astype(np.int64)
+
+
+def _weights(multiplicity: npt.ArrayLike | None, n_rows: int) -> np.ndarray | None:
+    """The row weights of a patterns matrix (None: one unit a row)."""
+    if multiplicity is None:
+        return None
+    w = np.asarray(multiplicity, dtype=np.float64)
+    if w.shape != (n_rows,) or (w < 0).any():
+        raise ValueError("multiplicity must hold one non-negative number per row of counts")
+    return w
+
+
+def weighted_mean(values: np.ndarray, weights: np.ndarray | None, axis: int = 0) -> Any:
+    """``values.mean(axis)``, or the mean weighted by ``weights`` (rows standing for several units)."""
+    if weights is None:
+        return values.mean(axis=axis)
+    shaped = weights if values.ndim == 1 else weights[:, None]
+    return (values * shaped).sum(axis=axis) / weights.sum()
+
+
 def check_counts(counts: npt.ArrayLike) -> np.ndarray:
     """Return a units × values count matrix as float64 after checking it.
 
