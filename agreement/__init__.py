@@ -29,7 +29,7 @@ Consensus and quality (the annotation table in, plain dicts and DataFrames out):
 ``dawid_skene``             ``DawidSkene().fit_predict(data)``: EM with annotator confusion matrices
 ``bradley_terry``           ``BradleyTerryTies().fit(options, choices)``: Davidson's tie model
 ``annotators``              leave-one-out agreement, bias and α-without per annotator; the judge
-                            against the human consensus (it never votes)
+                            against the annotators' consensus (it never votes)
 ``adjudication``            the low-agreement units worth a second look
 ``position_bias``           per rater (humans and judges), the share of preference votes per shown slot
                             and the scale's mean by slot, exact tests, Holm across raters

@@ -1,4 +1,4 @@
-"""Judge calibration: how often the LLM judge's answer matches a clear human consensus, given its confidence.
+"""Judge calibration: how often the LLM judge's answer matches a clear annotator consensus, given its confidence.
 
 Pure core (NumPy, pandas, scikit-learn; no I/O). The judge's scores carry its own confidence
 (``judge_confidence`` in the samples file, see :mod:`brun_label.importers.judge`): the
@@ -88,7 +88,7 @@ def judge_points(
     min_annotators: int = MIN_ANNOTATORS,
     min_share: float = MIN_SHARE,
 ) -> pd.DataFrame:
-    """Return one row per unit with a clear human consensus and a judge answer in ``samples``.
+    """Return one row per unit with a clear annotator consensus and a judge answer in ``samples``.
 
     Columns: ``question``, ``item_id``, ``candidate_id``, ``match`` (the judge's answer equals
     the consensus), ``logprob`` and ``consistent`` (``None`` when unknown). The judge's answers
@@ -213,10 +213,10 @@ def fit_question(points: pd.DataFrame, *, method: str = "isotonic", seed: int = 
     out: dict[str, Any] = {"status": "ok", "feature": feature, "method": method, "n_items": n,
                            "n_matches": n_match, "match_rate": n_match / n if n else None}
     if feature is None:
-        out["status"] = "not enough items: no judge answer with a confidence matches a clear human consensus"
+        out["status"] = "not enough items: no judge answer with a confidence matches a clear annotator consensus"
         return out
     if n < MIN_ITEMS or min(n_match, n - n_match) < MIN_EACH:
-        out["status"] = (f"not enough items: {n} with a clear human consensus, {n_match} matching "
+        out["status"] = (f"not enough items: {n} with a clear annotator consensus, {n_match} matching "
                          f"(need {MIN_ITEMS}, with at least {MIN_EACH} matches and {MIN_EACH} mismatches)")
         return out
     from sklearn.metrics import brier_score_loss
@@ -321,7 +321,7 @@ def _reliability_svg(fit: Mapping[str, Any]) -> str:
     parts.append(f"<text x='{size / 2}' y='{size - 6}' font-size='11' text-anchor='middle'>calibrated confidence "
                  "(cross-validated)</text>")
     parts.append(f"<text x='10' y='{size / 2}' font-size='11' text-anchor='middle' transform='rotate(-90 10 {size / 2})'>"
-                 "share matching the humans</text></svg>")
+                 "share matching the annotators</text></svg>")
     return "".join(parts)
 
 
@@ -334,12 +334,12 @@ def report_section(cal: Mapping[str, Any] | None) -> str:
     out = ["<h2 id='calibration'>Judge calibration</h2>"]
     questions = (cal or {}).get("questions") or {}
     if not questions:
-        out.append("<p class='muted'>No judge answer with a confidence matches a unit with a clear human consensus "
+        out.append("<p class='muted'>No judge answer with a confidence matches a unit with a clear annotator consensus "
                    "(give the judged samples with <code>--samples</code>).</p>")
         return "".join(out)
     st = cal.get("settings", {}) if cal else {}
-    out.append("<p class='muted'>How often the judge's answer matches a clear human consensus (at least "
-               f"{st.get('min_annotators')} humans, ≥ {st.get('min_share')} of them agreeing), as a function of "
+    out.append("<p class='muted'>How often the judge's answer matches a clear annotator consensus (at least "
+               f"{st.get('min_annotators')} annotators, ≥ {st.get('min_share')} of them agreeing), as a function of "
                f"the judge's own confidence; {escape(str(st.get('method')))} regression, reliability from "
                f"{escape(str(st.get('cross_validation')))} predictions. Brier score: lower is better; the baseline "
                "always predicts the base rate, raw uses the judge's stated probability.</p><div class='grid'>")

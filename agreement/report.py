@@ -8,7 +8,7 @@ Pure core: :func:`render_report` turns the dict of :func:`~brun_label.agreement.
 2. the pairwise Cohen's κ heatmap of each question;
 3. each annotator's (and the judge's) distribution of answers per question;
 4. the annotators table, drifting annotators highlighted with the reasons;
-5. the judge against the humans: agreement with the consensus beside each human's
+5. the judge against the annotators: agreement with the consensus beside each annotator's
    leave-one-out agreement, α with and without the judge, and the consensus × judge matrix;
 6. the low-agreement units with the prompt, the candidate's reply and every answer;
 7. position bias per rater (:mod:`~brun_label.agreement.position_bias`) and the judge's
@@ -167,12 +167,13 @@ def _section_annotators(summary: dict[str, Any]) -> str:
 
 
 def _section_judge(summary: dict[str, Any]) -> str:
-    out = ["<h2 id='judge'>Judge versus humans</h2>"]
+    out = ["<h2 id='judge'>Judge versus annotators</h2>"]
     if not summary["judge"]:
         out.append("<p class='muted'>No <code>judge:</code> ratings in this table.</p>")
         return "".join(out)
-    out.append("<p class='muted'>The LLM judge never votes: it is scored against the consensus of all humans, "
-               "the humans against the consensus of the other humans.</p>")
+    out.append("<p class='muted'>The LLM judge never votes: it is scored against the consensus of all annotators, "
+               "each annotator against the consensus of the others. (Annotators are whoever answered the "
+               "rubric: people, or simulated annotators where the table holds them.)</p>")
     for name, j in summary["judge"].items():
         rows: list[tuple[str, float | None, str]] = []
         for ann, entry in summary["annotators"].items():
@@ -181,7 +182,7 @@ def _section_judge(summary: dict[str, Any]) -> str:
                 rows.append((ann, st["agreement_with_consensus"], "#7f9cc9"))
         for jn, js in j["by_judge"].items():
             rows.append((jn, js["agreement_with_consensus"], "#8e44ad"))
-        out.append(f"<h3>{escape(name)}</h3><p>α humans {_f(j['alpha_humans'])} → with the judge as one more "
+        out.append(f"<h3>{escape(name)}</h3><p>α annotators {_f(j['alpha_humans'])} → with the judge as one more "
                    f"rater {_f(j['alpha_with_judge'])}; judge agrees with the consensus on "
                    f"{_f(j['agreement_with_consensus'], 2)} of {j['n_units']} units.</p><div class='grid'>")
         out.append(bar_chart(rows, aria=f"agreement with consensus {name}"))
@@ -189,7 +190,7 @@ def _section_judge(summary: dict[str, Any]) -> str:
             conf = js.get("confusion")
             if conf:
                 labels = [_value(x) for x in conf["labels"]]
-                out.append(f"<div><p class='muted'>rows: human consensus, columns: {escape(jn)} "
+                out.append(f"<div><p class='muted'>rows: annotators' consensus, columns: {escape(jn)} "
                            f"(κ = {_f(js.get('cohen_kappa_vs_consensus'))})</p>"
                            f"{heatmap(labels, conf['consensus_by_judge'], counts=True, aria=f'judge confusion {name}')}</div>")
         out.append("</div>")

@@ -66,10 +66,10 @@ def _render_table(summary: dict[str, Any], *, max_units: int = 10) -> str:
     else:
         lines.append(f"Annotators: {len(summary['annotators'])}, none drifts from the others.")
     if summary["judge"]:
-        lines.append("Judge vs the human consensus (the judge never votes):")
+        lines.append("Judge vs the annotators' consensus (the judge never votes):")
         for name, j in summary["judge"].items():
             lines.append(f"  {name}: agrees {_fmt(j['agreement_with_consensus'], 2)} of {j['n_units']} units; "
-                         f"alpha humans {_fmt(j['alpha_humans'])} -> with judge {_fmt(j['alpha_with_judge'])}")
+                         f"alpha annotators {_fmt(j['alpha_humans'])} -> with judge {_fmt(j['alpha_with_judge'])}")
     if "position_bias" in summary:
         from brun_label.agreement.position_bias import text_lines
 
@@ -154,10 +154,10 @@ def agreement(
     alpha at its level (from --level, else the rubric, else nominal), percent agreement,
     Fleiss' kappa, Gwet's AC1 and pairwise Cohen's kappa. Annotators that drift from the others
     are named, units without a majority are listed, and judge:* annotators are compared with
-    the human consensus without ever voting. With the table's position and shown_order
+    the annotators' consensus without ever voting. With the table's position and shown_order
     columns, each rater's position bias is tested (share of preference votes per slot, scale
     means by slot; exact tests, Holm across raters); --samples gives the judge's own order and,
-    when the judge stored confidences, its calibration against the humans (Brier score, curve).
+    when the judge stored confidences, its calibration against the annotators (Brier score, curve).
 
     \b
     Example:

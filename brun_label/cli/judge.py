@@ -75,11 +75,11 @@ def calibration_lines(calibration: dict[str, Any] | None) -> list[str]:
     """Return the text lines of the calibration (per question: status, Brier scores).
 
     >>> calibration_lines({"questions": {"tone_zone": {"status": "not enough items: 3"}}})
-    ['Calibration against the human consensus (cross-validated):', '  tone_zone: not enough items: 3']
+    ["Calibration against the annotators' consensus (cross-validated):", '  tone_zone: not enough items: 3']
     """
     if calibration is None:
         return []
-    lines = ["Calibration against the human consensus (cross-validated):"]
+    lines = ["Calibration against the annotators' consensus (cross-validated):"]
     for name, fit in calibration.get("questions", {}).items():
         if fit["status"] != "ok":
             lines.append(f"  {name}: {fit['status']}")

@@ -103,7 +103,7 @@ def test_too_few_items_or_outcomes_give_no_model(n: int, wrong: int) -> None:
     pts = pd.DataFrame({"question": "q", "logprob": np.linspace(-2, 0, n), "consistent": None,
                         "match": [i >= wrong for i in range(n)]})
     fit = fit_question(pts)
-    assert fit["status"] == (f"not enough items: {n} with a clear human consensus, {n - wrong} matching "
+    assert fit["status"] == (f"not enough items: {n} with a clear annotator consensus, {n - wrong} matching "
                              f"(need {MIN_ITEMS}, with at least {MIN_EACH} matches and {MIN_EACH} mismatches)")
     assert "model" not in fit and "brier_cv" not in fit
 
@@ -175,7 +175,7 @@ def test_agreement_reports_the_calibration_curve_and_brier_score(rng: np.random.
     assert f"{fit['brier_cv']:.3f}" in html
     text = CliRunner().invoke(cli, ["agreement", str(table), "--rubric", "de-escalation",
                                     "--samples", str(samples_path)]).stdout
-    assert "Calibration against the human consensus" in text and f"Brier {fit['brier_cv']:.3f}" in text
+    assert "Calibration against the annotators' consensus" in text and f"Brier {fit['brier_cv']:.3f}" in text
 
 
 def test_report_section_without_points_and_with_too_few() -> None:

@@ -49,7 +49,7 @@ def test_readable_table(table_path: Path) -> None:
         assert q in out
     assert "ordinal (rubric)" in out
     assert "drift: tone_zone" in out
-    assert "Judge vs the human consensus" in out
+    assert "Judge vs the annotators' consensus" in out
     assert "rows from" in res.stderr  # logs go to stderr
 
 

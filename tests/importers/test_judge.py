@@ -375,7 +375,7 @@ def test_calibration_with_too_few_items_says_so(fake_openai: FakeOpenAIServer, t
     write_annotations(make_table(_truth_table(load_rubric("de-escalation"), judged)), table)
     result = run_cli(*judge_args(tmp_path, src, "--calibrate-with", str(table)))
     assert result.exit_code == 0, result.output
-    assert "tone_zone: not enough items: 10 with a clear human consensus" in result.stdout
+    assert "tone_zone: not enough items: 10 with a clear annotator consensus" in result.stdout
     out = read_samples(tmp_path / "out" / "judged.jsonl")
     assert all(c.judge_confidence and c.judge_confidence["tone_zone"]["calibrated"] is None
                for s in out for c in s.candidates)
