@@ -48,6 +48,7 @@ from brun_label.backends.base import (
     PushResult,
     pulled_table,
     recorded_rubric,
+    rubric_change_note,
 )
 from brun_label.backends.by_count import pull_by_count, push_by_count
 from brun_label.errors import ConflictError, InputError, NotFoundError
@@ -299,11 +300,16 @@ class ArgillaBackend:
                 self._set_distribution(dataset, options.annotators_per_item, options.dry_run, notes)
         existing: set[str] = set()
         shown_before: set[Any] = set()
+        rubrics_before: set[Any] = set()
         if not created:
             for page, _total in self._records(dataset["id"]):
                 existing.update(str(r.get("external_id")) for r in page)
                 shown_before.update((r.get("metadata") or {}).get(JUDGE_SHOWN_KEY) for r in page)
+                rubrics_before.update((r.get("metadata") or {}).get(RUBRIC_KEY) for r in page)
         todo = [s for s in samples if s.id not in existing]
+        change = rubric_change_note(rubrics_before, rubric, f"dataset {options.target!r}") if todo else None
+        if change:
+            notes.append(change)
         if todo and shown_before - {options.show_judge}:
             notes.append(judge_mode_note(shown_before, options.show_judge))
         n_existing = len(samples) - len(todo)

@@ -174,6 +174,26 @@ def recorded_rubric(recorded: Iterable[str], rubric: Rubric | None, where: str) 
     return resolve_rubric(value, None, where=where), []
 
 
+def rubric_change_note(recorded: Iterable[object], rubric: Rubric, where: str) -> str | None:
+    """Say that a push adds items under another rubric than the ones already there (else None).
+
+    Pull then reads the target only with a ``--rubric`` naming one of them
+    (:func:`recorded_rubric`), so push says so when it happens.
+
+    >>> from brun_label.rubrics import load_rubric
+    >>> r = load_rubric("de-escalation")
+    >>> rubric_change_note([r.identity, None], r, "project p") is None
+    True
+    >>> rubric_change_note(["de-escalation"], r, "project p")  # doctest: +ELLIPSIS
+    'project p already holds items pushed with rubric de-escalation; the new ones record de-escalation@...'
+    """
+    others = sorted({v for v in recorded if isinstance(v, str)} - {rubric.identity})
+    if not others:
+        return None
+    return (f"{where} already holds items pushed with rubric {', '.join(others[:3])}; the new ones record "
+            f"{rubric.identity}: pull will need --rubric naming the one to read them with")
+
+
 def pulled_table(
     rubric: Rubric,
     rows: list[dict[str, Any]],

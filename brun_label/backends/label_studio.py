@@ -48,6 +48,7 @@ from brun_label.backends.base import (
     PushResult,
     pulled_table,
     recorded_rubric,
+    rubric_change_note,
 )
 from brun_label.backends.by_count import pull_by_count, push_by_count
 from brun_label.backends.label_studio_errors import detail, sdk_errors
@@ -158,6 +159,8 @@ class TaskIndex:
 
     by_sample: dict[str, list[TaskRef]] = field(default_factory=dict)
     n_tasks: int = 0
+    rubrics: set[str] = field(default_factory=set)
+    """The rubric identities the tasks record."""
 
 
 def duplicate_tasks(by_sample: dict[str, list[TaskRef]]) -> tuple[list[int], list[str]]:
@@ -269,6 +272,9 @@ class LabelStudioBackend:
                                                page_size=1000):
                 index.n_tasks += 1
                 sid = (task.data or {}).get(SAMPLE_ID_KEY)
+                recorded = (task.data or {}).get(RUBRIC_KEY)
+                if isinstance(recorded, str):
+                    index.rubrics.add(recorded)
                 if isinstance(sid, str):
                     worked = bool(getattr(task, "total_annotations", 0) or getattr(task, "cancelled_annotations", 0)
                                   or getattr(task, "drafts", None))
@@ -427,6 +433,10 @@ class LabelStudioBackend:
             if int(getattr(project, "task_number", 0) or 0) > 0:
                 index = self.task_index(project.id)
                 existing = set(index.by_sample)
+                if len(existing) < len(unique):
+                    change = rubric_change_note(index.rubrics, rubric, f"project {title!r}")
+                    if change:
+                        notes.append(change)
                 n_before = index.n_tasks - len(self.heal(project.id, index, notes, dry_run=options.dry_run))
         todo = [s for sid, s in unique.items() if sid not in existing]
         n_existing = len(unique) - len(todo)

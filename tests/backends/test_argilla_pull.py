@@ -147,3 +147,18 @@ def test_a_dataset_that_recorded_only_the_name_is_read_with_the_pack_and_a_note(
     assert result.notes == [f"Argilla dataset {name!r} records only the rubric name de-escalation (pushed by an "
                             "older brun-label): read with that pack, unverified"]
     assert set(result.table["rubric"]) == {RUBRIC.identity} and not result.invalid
+
+
+def test_a_push_under_another_rubric_says_so_and_pull_then_needs_rubric(argilla_env: ServerInfo,
+                                                                        tmp_path: Path) -> None:
+    own = load_rubric(str(_renamed_copy(tmp_path)))  # same questions, so the dataset fits it
+    name = unique_name("change")
+    backend = ArgillaBackend()
+    backend.push(_samples(1), RUBRIC, PushOptions(target=name))
+    again = backend.push(_samples(2), own, PushOptions(target=name))
+    assert again.n_added == 1 and any(f"already holds items pushed with rubric {RUBRIC.identity}" in n
+                                      for n in again.notes), again.notes
+    with pytest.raises(InputError, match="records 2 different rubrics"):
+        backend.pull(None, PullOptions(target=name))
+    result = backend.pull(own, PullOptions(target=name))
+    assert "records 2 rubrics" in result.notes[0] and set(result.table["rubric"]) == {own.identity}

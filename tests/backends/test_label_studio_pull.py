@@ -155,3 +155,19 @@ def test_strict_pull_of_an_invalid_answer_exits_2_and_writes_nothing(label_studi
     lenient = CliRunner().invoke(cli, args)
     assert lenient.exit_code == 0 and out.exists(), lenient.output
     assert "1 invalid answer(s)" in lenient.stdout
+
+
+def test_a_push_under_another_rubric_says_so_and_pull_then_needs_rubric(label_studio_server, ls_project_title,
+                                                                        tmp_path):
+    own = load_rubric(str(_renamed_copy(tmp_path)))  # same questions; the config shows the guidelines
+    backend = _backend(label_studio_server)
+    samples = _samples()
+    assert not any("already holds" in n for n in backend.push(samples[:1], RUBRIC,
+                                                              PushOptions(target=ls_project_title)).notes)
+    again = backend.push(samples, own, PushOptions(target=ls_project_title, update_config=True))
+    assert again.n_added == 1 and any(f"already holds items pushed with rubric {RUBRIC.identity}" in n
+                                      for n in again.notes), again.notes
+    with pytest.raises(InputError, match="records 2 different rubrics"):
+        backend.pull(None, PullOptions(target=ls_project_title))
+    result = backend.pull(own, PullOptions(target=ls_project_title))
+    assert "records 2 rubrics" in result.notes[0] and set(result.table["rubric"]) == {own.identity}
