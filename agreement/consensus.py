@@ -167,7 +167,9 @@ def flags_majority(values: np.ndarray) -> UnitConsensus:
     >>> mv.value, mv.tied.tolist(), mv.n_support.tolist()
     ([['a'], []], [False, True], [2, 1])
     """
-    flags, ticks, answered = _flag_counts(values)
+    flags = flag_names(values)
+    bits, cells = set_bits(values, flags)
+    ticks, answered = bits.sum(axis=1), cells.sum(axis=0)
     include = ticks * 2 > answered[None, :]
     half = (ticks * 2 == answered[None, :]) & (answered[None, :] > 0)
     # Units share few distinct included-flag patterns: build each sorted list once.
@@ -178,7 +180,12 @@ def flags_majority(values: np.ndarray) -> UnitConsensus:
     chosen: list[Any] = [
         list(lists[p]) if answered[u] else None for u, p in enumerate(pattern.tolist())
     ]
-    share, n_sup, n_ann = _support(values, chosen)
+    # Support: the annotators whose whole set is the consensus set (every flag the same).
+    same = (bits == include[:, None, :]).all(axis=0) & cells
+    n_sup = same.sum(axis=0).astype(np.int64)
+    n_ann = answered.astype(np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(n_ann > 0, n_sup / np.maximum(n_ann, 1), np.nan)
     return UnitConsensus(chosen, share, n_sup, n_ann, half.any(axis=0), np.full(len(chosen), np.nan))
 
 

@@ -236,6 +236,11 @@ class _Codes:
     uniques: list[Any]
 
     _objects: np.ndarray | None = None
+
+    @property
+    def no_candidate(self) -> int:
+        """The code of ``""`` (an item question's candidate), or -1 when no row has one."""
+        return 0 if len(self.cands) and self.cands[0] == "" else -1  # sorted: "" comes first
     _is_str: np.ndarray | None = None
 
     def values_of(self, rows: np.ndarray) -> np.ndarray:
@@ -255,7 +260,7 @@ def _sorted_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 def _candidate_pairs(c: _Codes, table_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The (item code, candidate id) pairs of the per-candidate rows among ``table_rows``."""
-    rows = table_rows[c.cands[c.cand[table_rows]] != ""]
+    rows = table_rows[c.cand[table_rows] != c.no_candidate]
     key = np.unique(c.item[rows] * (len(c.cands) + 1) + c.cand[rows])
     item, cand = np.divmod(key, len(c.cands) + 1)
     return item, c.cands[cand]
@@ -277,7 +282,7 @@ def _infer_kind(name: str, c: _Codes, rows: np.ndarray, all_pairs: tuple[np.ndar
     if all(_is_number(v) for v in vals):
         return "numeric"
     if all(isinstance(v, str) for v in vals):
-        if (c.cands[c.cand[rows]] == "").all():
+        if (c.cand[rows] == c.no_candidate).all():
             is_special = np.isin(c.value[rows], [k for k in used.tolist() if c.uniques[k] in NON_CANDIDATE])
             named_rows = rows[~is_special]
             if named_rows.size and _named_mask(c, named_rows, *all_pairs).all():
