@@ -55,6 +55,28 @@ def run_project_push(project: Project, *, dry_run: bool, show_judge: bool, as_js
         info(f"{len(pushed.gold_ids)} gold item(s) mixed in under opaque ids (nothing tells them apart)")
 
 
+def _pull_round_datasets(project: Project, rubric: Any, keys: Any) -> pd.DataFrame:
+    """The rows of the Argilla round datasets ``route`` created, unmasked and named by person."""
+    from brun_label.backends.base import PullOptions
+    from brun_label.masking import unmask_table
+    from brun_label.people import attribute_people
+    from brun_label.project_route import load_state
+
+    target = project.targets.get("argilla")
+    state = load_state(project)
+    if target is None or not state.argilla_rounds:
+        return pd.DataFrame()
+    backend = backend_for("argilla", target)
+    frames = []
+    for name in state.argilla_rounds:
+        pulled = backend.pull(rubric, PullOptions(target=name, workspace=target.workspace, include_judge=False))
+        table = pulled.table
+        if keys is not None:
+            table, _ = unmask_table(table, keys, rubric)
+        frames.append(attribute_people(table, project)[0])
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
 def run_project_pull(project: Project, *, full: bool, include_judge: bool, strict: bool, as_json: bool) -> None:
     """Pull every platform (and the adjudication projects), merge, name people, write the project table."""
     from brun_label.errors import InputError
@@ -76,6 +98,10 @@ def run_project_pull(project: Project, *, full: bool, include_judge: bool, stric
         raise InputError(f"{len(result.invalid)} answer(s) do not fit the rubric; nothing written", field="--strict")
     decisions, notes = pull_decisions(project, rubric, backend_for) if project.adjudicators else (pd.DataFrame(), [])
     table = result.table
+    rounds = _pull_round_datasets(project, rubric, pushed.keys)
+    if not rounds.empty:
+        table = pd.concat([table, rounds], ignore_index=True)
+        notes.append(f"{len(rounds)} row(s) from Argilla round datasets (adaptive overlap)")
     if not decisions.empty:
         table = pd.concat([table, decisions], ignore_index=True)
     table = table.assign(round=assign_rounds(table, project.overlap or 1))

@@ -22,6 +22,7 @@ from brun_label.backends.argilla_annotators import submit_answers as argilla_sub
 from brun_label.backends.label_studio import LabelStudioBackend
 from brun_label.backends.label_studio_annotators import submit_answers as ls_submit
 from brun_label.backends.label_studio_routing import task_overlaps
+from brun_label.cli.project_commands import _pull_round_datasets
 from brun_label.exporters.adjudicated import select_with_adjudication
 from brun_label.exporters.pairs import candidates_frame
 from brun_label.masking import item_key
@@ -106,7 +107,9 @@ def project(tmp_path: Path, label_studio_server: ServerInfo, argilla_server: Ser
     return p, backends, ws
 
 
-def test_one_project_across_both_servers(project, label_studio_admin: Any):
+def test_one_project_across_both_servers(project, label_studio_admin: Any, argilla_server: ServerInfo,
+                                         monkeypatch: pytest.MonkeyPatch):
+    argilla_env = argilla_server.env
     p, backends, ws = project
 
     def make(platform: str, target: Any) -> Any:
@@ -167,6 +170,13 @@ def test_one_project_across_both_servers(project, label_studio_admin: Any):
     assert overlaps[s4_key] == 3 and all(v == 2 for k, v in overlaps.items() if k != s4_key)
     assert applied["argilla"] == {"round_dataset": f"{dataset}-round-2", "records": 1}
     assert load_state(p).round == 2
+    # an answer in the round dataset comes back with the project pull, unmasked and named
+    assert argilla_submit(ar, RUBRIC, f"{dataset}-round-2", "cy", key_cy,
+                          _masked(_rows("s4", 0, -2, "s4-a", "2026-01-04T10:00:00Z"), keys), workspace=ws) == 1
+    for key, value in argilla_env.items():
+        monkeypatch.setenv(key, value)
+    rounds = _pull_round_datasets(p, RUBRIC, keys)
+    assert set(rounds["item_id"]) == {"s4"} and set(rounds["annotator"]) == {"Cy"}
     # re-running route changes nothing on Label Studio (targets already applied)
     again_plan, _ = plan(p, RUBRIC, table, pushed, load_state(p))
     assert again_plan.waiting == ["s4"] and not again_plan.extend
