@@ -138,3 +138,20 @@ def test_pseudonyms_are_stable_and_hide_names():
     names = a["annotator"].tolist()
     assert names[0] == "p1" and names[1].startswith("annotator-") and "zed" not in names[1]
     assert names[2] == "judge:gpt"
+
+
+def test_validate_in_a_project_folder_checks_its_samples_and_gold(tmp_path):
+    runner = CliRunner()
+    with runner.isolated_filesystem(temp_dir=tmp_path):
+        gold = {"id": "g1", "prompt": "Refund!", "candidates": [
+            {"id": "a", "text": "I can help.", "gold": {"tone_zone": 7}}, {"id": "b", "text": "No."}]}
+        with open("gold.jsonl", "w") as fh:
+            fh.write(__import__("json").dumps(gold) + "\n")
+        assert runner.invoke(cli, ["init", "--samples", SAMPLES, "--rubric", "de-escalation",
+                                   "--argilla-dataset", "d"]).exit_code == 0
+        ok = runner.invoke(cli, ["validate"])
+        assert ok.exit_code == 0 and "24 valid sample(s), ok" in ok.stdout
+        with open("brun-label.yaml", "a") as fh:
+            fh.write("gold: gold.jsonl\n")
+        bad = runner.invoke(cli, ["validate"])
+        assert bad.exit_code == 2 and "gold.jsonl:1: candidates[0].gold.tone_zone: 7 is not one of" in bad.stderr
