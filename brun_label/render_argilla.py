@@ -82,13 +82,30 @@ def field_text(text: str) -> str:
     return html.escape(text, quote=False)
 
 
+#: The record field that repeats the guidelines on every record (not a platform field name clash:
+#: candidate fields are ``candidate_*``).
+GUIDELINES_FIELD = "guidelines"
+
+
+def guidelines_text(rubric: Rubric) -> str:
+    """The guidelines as plain paragraphs, for the record field an annotator reads.
+
+    >>> from brun_label.rubrics import load_rubric
+    >>> guidelines_text(load_rubric("de-escalation")).split("\\n\\n")[1][:30]
+    'Tone zone (bipolar): -2 is a d'
+    """
+    from brun_label.render_label_studio import guideline_paragraphs
+
+    return "\n\n".join(guideline_paragraphs(rubric.guidelines or rubric.description or rubric.title))
+
+
 def argilla_field_names(n_candidates: int) -> list[str]:
     """Return the record field names (``prompt`` and one per candidate slot).
 
     >>> argilla_field_names(3)
-    ['prompt', 'candidate_a', 'candidate_b', 'candidate_c']
+    ['prompt', 'candidate_a', 'candidate_b', 'candidate_c', 'guidelines']
     """
-    return ["prompt"] + [f"candidate_{candidate_label(i).lower()}" for i in range(n_candidates)]
+    return ["prompt"] + [f"candidate_{candidate_label(i).lower()}" for i in range(n_candidates)] + [GUIDELINES_FIELD]
 
 
 def render_argilla(rubric: Rubric, *, n_candidates: int = 2, min_submitted: int = 1) -> dict[str, Any]:
@@ -120,6 +137,18 @@ def render_argilla(rubric: Rubric, *, n_candidates: int = 2, min_submitted: int 
                 "type": "text",
             }
         )
+    fields.append(
+        {
+            # Argilla keeps the dataset's guidelines in a collapsed panel: each record repeats
+            # them under the candidates, in the pane the annotator reads (see guidelines_text).
+            "name": GUIDELINES_FIELD,
+            "title": "How to rate",
+            "required": False,
+            "description": None,
+            "settings": {"type": "text", "use_markdown": False},
+            "type": "text",
+        }
+    )
     for i in range(n_candidates):
         letter = candidate_label(i)
         for q in rubric.questions:

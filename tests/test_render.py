@@ -70,7 +70,7 @@ def test_argilla_settings_load_and_respect_limits(name, monkeypatch):
     for q in raw["questions"]:
         if q["type"] == "rating":
             assert all(0 <= o["value"] <= 10 for o in q["settings"]["options"])
-    assert [f.name for f in settings.fields] == ["prompt", "candidate_a", "candidate_b", "candidate_c"]
+    assert [f.name for f in settings.fields] == ["prompt", "candidate_a", "candidate_b", "candidate_c", "guidelines"]
 
 
 @pytest.mark.parametrize("n", [2, 3, 4])
@@ -88,7 +88,7 @@ def test_every_slot_is_a_real_candidate_on_both_platforms(n):
     qs = {q["name"]: q["required"] for q in settings["questions"]}
     assert all(qs[f"tone_zone_{chr(97 + i)}"] for i in range(n)) and qs["preference"]
     assert f"tone_zone_{chr(97 + n)}" not in qs
-    assert all(f["required"] for f in settings["fields"])
+    assert all(f["required"] for f in settings["fields"] if f["name"] != "guidelines")
     pref_opts = next(q for q in settings["questions"] if q["name"] == "preference")["settings"]["options"]
     assert [o["value"] for o in pref_opts][:n] == [chr(97 + i) for i in range(n)]
 

@@ -54,7 +54,7 @@ from brun_label.backends.by_count import pull_by_count, push_by_count
 from brun_label.errors import ConflictError, InputError, NotFoundError
 from brun_label.layout import RUBRIC_KEY, RUBRIC_VERSION_KEY, candidate_order
 from brun_label.model import Sample
-from brun_label.render_argilla import render_argilla
+from brun_label.render_argilla import GUIDELINES_FIELD, guidelines_text, render_argilla
 from brun_label.rubric import Rubric
 from brun_label.secrets import register_secret
 
@@ -321,6 +321,9 @@ class ArgillaBackend:
         if options.dry_run:
             return result
         question_ids = {str(q["name"]): str(q["id"]) for q in questions}
+        # Datasets created before the guidelines field existed get records without it.
+        guide = guidelines_text(rubric) if any(
+            f["name"] == GUIDELINES_FIELD for f in self._fields(dataset["id"])) else None
         problems: list[str] = []
         batch_size = options.chunk_size or BATCH_SIZE
         for start in range(0, len(todo), batch_size):
@@ -329,7 +332,7 @@ class ArgillaBackend:
             for sample in batch:
                 order = candidate_order(sample, seed=options.seed)
                 item, bad = record_for_sample(sample, rubric, order, n_slots, question_ids,
-                                              show_judge=options.show_judge)
+                                              show_judge=options.show_judge, guidelines=guide)
                 items.append(item)
                 problems += bad
             self._request("PUT", f"/api/v1/datasets/{dataset['id']}/records/bulk",

@@ -71,7 +71,7 @@ from brun_label.layout import (
     task_fields,
 )
 from brun_label.model import JUDGE_PREFIX, Sample, trusted_judge
-from brun_label.render_argilla import field_text
+from brun_label.render_argilla import GUIDELINES_FIELD, field_text
 from brun_label.rubric import BOTH_BAD, TIE, Question, Rubric, slot_name
 
 PLATFORM = "argilla"
@@ -186,8 +186,11 @@ def record_for_sample(
     question_ids: Mapping[str, str],
     *,
     show_judge: bool = False,
+    guidelines: str | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
     """Return the bulk-upsert item for ``sample`` and the judge answers that could not be used.
+
+    ``guidelines`` (when the dataset has the field) is repeated on the record, under the candidates.
 
     ``question_ids`` maps the dataset's question names (``tone_zone_a``…) to their server ids;
     empty candidate slots are left out of the fields (Argilla rejects empty text). The judge's
@@ -207,6 +210,8 @@ def record_for_sample(
     fields.pop("category", None)
     # Shown as text, never markup (see render_argilla.field_text).
     record_fields = {k: field_text(v) for k, v in fields.items() if v != ""}
+    if guidelines:
+        record_fields[GUIDELINES_FIELD] = field_text(guidelines)
     metadata: dict[str, Any] = {
         "category": sample.category,
         SAMPLE_ID_KEY: sample.id,
