@@ -241,7 +241,6 @@ class _Codes:
     def no_candidate(self) -> int:
         """The code of ``""`` (an item question's candidate), or -1 when no row has one."""
         return 0 if len(self.cands) and self.cands[0] == "" else -1  # sorted: "" comes first
-    _is_str: np.ndarray | None = None
 
     def values_of(self, rows: np.ndarray) -> np.ndarray:
         """The values of ``rows`` as an object array (None for blanks)."""
@@ -322,11 +321,14 @@ def _check_values(name: str, kind: str, q: Question | None, c: _Codes, rows: np.
         if bad:
             raise ValueProblem(f"question {name!r} (flags) needs lists of flags, got {bad[0]!r}", bad[1])
     else:
-        if c._is_str is None:
-            c._is_str = np.fromiter((isinstance(v, str) for v in c.uniques), dtype=bool, count=len(c.uniques))
         codes = c.value[rows]
-        wrong = ~c._is_str[codes]
-        bad = (c.uniques[int(codes[wrong][0])], int(rows[wrong][0])) if wrong.any() else None
+        used = np.unique(codes)
+        if pd.api.types.infer_dtype(c.values_of(used), skipna=False) == "string":  # one C pass: all labels
+            bad = None
+        else:
+            is_str = np.fromiter((isinstance(c.uniques[k], str) for k in used.tolist()), dtype=bool, count=len(used))
+            wrong = np.isin(codes, used[~is_str])
+            bad = (c.uniques[int(codes[wrong][0])], int(rows[wrong][0])) if wrong.any() else None
         if bad:
             raise ValueProblem(f"question {name!r} ({kind}) needs labels, got {bad[0]!r}", bad[1])
     if q is None:
@@ -485,9 +487,7 @@ def _candidates_by_item(c: _Codes, all_rows: np.ndarray, pref_rows: np.ndarray) 
     """Every item's candidate ids, sorted: its per-candidate rows' and the ids its preference answers name."""
     items, cands = _candidate_pairs(c, all_rows)
     vals = c.values_of(pref_rows)
-    used = np.unique(c.value[pref_rows])
-    naming = [k for k in used.tolist() if isinstance(c.uniques[k], str) and c.uniques[k] not in NON_CANDIDATE]
-    named = np.isin(c.value[pref_rows], naming)
+    named = pd.notna(vals) & ~np.isin(vals, list(NON_CANDIDATE))  # the rows' values are labels (checked)
     frame = pd.DataFrame({
         "item": np.concatenate([items, c.item[pref_rows][named]]),
         "cand": np.concatenate([cands, vals[named]]).astype(object),
@@ -498,7 +498,8 @@ def _candidates_by_item(c: _Codes, all_rows: np.ndarray, pref_rows: np.ndarray) 
     bounds = np.flatnonzero(np.diff(item_codes)) + 1
     starts = np.concatenate([[0], bounds]).astype(np.int64) if len(item_codes) else np.zeros(0, np.int64)
     ends = np.concatenate([bounds, [len(item_codes)]]).astype(np.int64) if len(item_codes) else np.zeros(0, np.int64)
-    return {str(c.items[item_codes[a]]): cand_ids[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)}
+    names = c.items[item_codes[starts]].tolist() if len(starts) else []
+    return {name: cand_ids[a:b] for name, a, b in zip(names, starts.tolist(), ends.tolist(), strict=True)}
 
 
 def _pivot(
