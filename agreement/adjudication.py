@@ -32,6 +32,7 @@ import math
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from brun_label.agreement.annotators import scale_step
 from brun_label.agreement.consensus import UnitConsensus
@@ -50,6 +51,18 @@ def _native(v: Any) -> Any:
     if isinstance(v, frozenset | set):
         return sorted(v)
     return v
+
+
+def _natives(values: np.ndarray) -> list[list[Any]]:
+    """:func:`_native` of every cell (rows of lists), converting each distinct value once."""
+    if values.size == 0:
+        return [[] for _ in range(values.shape[0])]
+    codes, uniques = pd.factorize(pd.Series(values.ravel(), dtype=object), use_na_sentinel=True)
+    table = np.empty(len(uniques) + 1, dtype=object)
+    for k, v in enumerate(uniques.tolist()):
+        table[k] = _native(v)
+    table[-1] = None
+    return table[np.asarray(codes)].reshape(values.shape).tolist()
 
 
 def spread_threshold(q: QuestionData) -> float:
@@ -79,8 +92,11 @@ def low_agreement_units(q: QuestionData, cons: UnitConsensus) -> list[dict[str, 
         wide = spread_steps >= threshold - 1e-9
     no_majority = np.nan_to_num(cons.support, nan=1.0) <= 0.5
     listed = np.flatnonzero((n >= 2) & (no_majority | wide))
+    # Native answers of the listed units, each distinct value converted once.
+    human = _natives(q.values[:, listed])
+    judged = _natives(q.judge_values[:, listed])
     entries = []
-    for u in listed:
+    for j, u in enumerate(listed.tolist()):
         reasons = []
         if no_majority[u]:
             reasons.append(f"no majority ({int(cons.n_support[u])} of {int(cons.n_annotators[u])} agree)")
@@ -88,10 +104,8 @@ def low_agreement_units(q: QuestionData, cons: UnitConsensus) -> list[dict[str, 
             reasons.append(
                 f"ratings span {spread_steps[u]:g} scale steps ({_native(lo[u])} to {_native(hi[u])})"
             )
-        answers = {a: _native(q.values[i, u]) for i, a in enumerate(q.annotators)
-                   if _native(q.values[i, u]) is not None}
-        judge = {a: _native(q.judge_values[i, u]) for i, a in enumerate(q.judges)
-                 if _native(q.judge_values[i, u]) is not None}
+        answers = {a: human[i][j] for i, a in enumerate(q.annotators) if human[i][j] is not None}
+        judge = {a: judged[i][j] for i, a in enumerate(q.judges) if judged[i][j] is not None}
         entries.append({
             "item_id": str(q.unit_items[u]),
             "candidate_id": str(q.unit_candidates[u]),

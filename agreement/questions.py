@@ -244,12 +244,16 @@ class _Codes:
 
     def values_of(self, rows: np.ndarray) -> np.ndarray:
         """The values of ``rows`` as an object array (None for blanks)."""
+        return self.by_code(self.value[rows])
+
+    def by_code(self, codes: np.ndarray) -> np.ndarray:
+        """The distinct values with these codes as an object array (-1: None)."""
         if self._objects is None:
             objs = np.empty(len(self.uniques) + 1, dtype=object)
             for k, v in enumerate(self.uniques):
                 objs[k] = v  # one by one: a list value must stay one cell
             self._objects = objs
-        return self._objects[self.value[rows]]
+        return self._objects[codes]
 
 
 def _sorted_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -323,7 +327,7 @@ def _check_values(name: str, kind: str, q: Question | None, c: _Codes, rows: np.
     else:
         codes = c.value[rows]
         used = np.unique(codes)
-        if pd.api.types.infer_dtype(c.values_of(used), skipna=False) == "string":  # one C pass: all labels
+        if pd.api.types.infer_dtype(c.by_code(used), skipna=False) == "string":  # one C pass: all labels
             bad = None
         else:
             is_str = np.fromiter((isinstance(c.uniques[k], str) for k in used.tolist()), dtype=bool, count=len(used))
