@@ -7,13 +7,16 @@ dict (``brun-label status --json`` prints it; :func:`render_status` is the termi
 Definitions (a *response* is one person's answer to one item on one platform, whatever number
 of rows it has; LLM-judge rows are never a person's):
 
-* **submitted / drafts / skipped** per person and platform: items with a response of that status
-  (Argilla's ``discarded`` counts as skipped);
+* **submitted / drafts / skipped** per person: items with a response of that status (Argilla's
+  ``discarded`` counts as skipped); per platform: responses of that status (what the servers
+  count: a person's two annotations of one Label Studio task are two), with the per-item sums in
+  ``items_by_status``;
 * **assigned**: neither platform's community edition assigns items to people (every member is
   offered every item until it has its overlap), so a person's assigned items are those they
   answered plus those still open (fewer submitted responses than the overlap target) that they
   have not answered;
-* **throughput**: submitted responses whose time (``submitted_at``) is in the last hour / day;
+* **throughput**: items submitted (per person, the latest submission counts) whose time
+  (``submitted_at``) is in the last hour / day;
 * **overlap target**: the project's ``overlap``, else its ``min_annotators`` gate, else 3; the
   **ETA** is the submitted responses still missing for every item to reach it, at the last
   hour's rate (the last day's when the last hour had none; none when neither had any);
@@ -193,8 +196,10 @@ def project_status(
     when = pd.to_datetime(resp["submitted_at"], errors="coerce", utc=True) if not resp.empty else pd.Series(dtype=object)
     submitted = resp[resp["status"] == "submitted"] if not resp.empty else resp
     sub_when = when[resp["status"] == "submitted"] if not resp.empty else when
+    unit = ["platform", "item_id", "annotator"]  # one person's (latest) submission of an item
     hour = submitted[(sub_when > stamp - timedelta(hours=1)) & (sub_when <= stamp)] if not resp.empty else resp
     day = submitted[(sub_when > stamp - timedelta(days=1)) & (sub_when <= stamp)] if not resp.empty else resp
+    hour, day = hour.drop_duplicates(unit), day.drop_duplicates(unit)
 
     items = sorted(set(table["item_id"].astype(str))) if not table.empty else []
     if candidates is not None and not candidates.empty:
@@ -232,7 +237,7 @@ def project_status(
             exact[_STATUS_KEYS.get(str(status), str(status))] += int(n)
         n_items = int((platform_items or {}).get(platform, ptable["item_id"].nunique() if not ptable.empty else 0))
         platforms[platform] = {
-            "items": n_items, **total, "responses": exact,
+            "items": n_items, **exact, "items_by_status": total,
             "people": {str(k): v for k, v in per_person.items()},
             "server": dict((server_counts or {}).get(platform, {})),
             "checks": _server_check(platform, (server_counts or {}).get(platform, {}), exact, n_items),
@@ -275,8 +280,8 @@ def status_tables(status: Mapping[str, Any]) -> list[tuple[str, list[str], list[
     for name, p in status["platforms"].items():
         checks = p.get("checks") or {}
         agree = "yes" if checks and all(c["matches"] for c in checks.values()) else ("no" if checks else "-")
-        server = ", ".join(f"{k} {v}" for k, v in p.get("server", {}).items())
-        plats.append((name, p["items"], p["submitted"], p["drafts"], p["skipped"], server, agree))
+        said = ", ".join(f"{k} {c['server']}" for k, c in checks.items()) or "-"
+        plats.append((name, p["items"], p["submitted"], p["drafts"], p["skipped"], said, agree))
     o = status["overlap"]
     progress: list[tuple[Any, ...]] = [("overlap target", o["target"]), ("items complete", f"{o['items_complete']} of {status['items']}"),
                 ("responses missing", o["remaining_responses"]), ("last hour / day",
@@ -293,7 +298,7 @@ def status_tables(status: Mapping[str, Any]) -> list[tuple[str, list[str], list[
     return [
         ("People", ["person", "assigned", "submitted", "drafts", "skipped", "last hour", "last day", "platforms"],
          people),
-        ("Platforms", ["platform", "items", "submitted", "drafts", "skipped", "server says", "agrees"], plats),
+        ("Platforms", ["platform", "items", "submitted", "drafts", "skipped", "the server says", "same"], plats),
         ("Progress", ["", ""], progress),
         ("Agreement so far", ["question", "alpha", "95% CI", "units", "verdict"], agreement),
         ("Consensus", ["", "items"], consensus),

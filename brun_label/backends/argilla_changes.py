@@ -163,14 +163,20 @@ def _key(message: str) -> tuple[str, str]:
     return invalid_key(message, {}), message
 
 
+def _records_ok(records: Any) -> bool:
+    """Whether a state's record map is record id -> [item id, fingerprint]."""
+    return isinstance(records, dict) and all(
+        isinstance(v, list) and len(v) == 2 and all(isinstance(x, str) for x in v) for v in records.values())
+
+
 def pull(backend: Any, rubric: Rubric, options: PullOptions, state: dict[str, Any] | None, found: Probe,
          progress: ProgressFn | None = None) -> Read:
     """Read the dataset: every record when ``state`` is None (a full pull), else what changed since it."""
     dataset = found.dataset
     if state is not None and (state.get("version") != STATE_VERSION or state.get("dataset_id") != dataset["id"]
                               or any(state.get(k) != v for k, v in _options_key(rubric, options).items())
-                              or not isinstance(state.get("records"), dict)):
-        state = None
+                              or not _records_ok(state.get("records")) or not isinstance(state.get("invalid", {}), dict)):
+        state = None  # not this dataset, other options, or unreadable: read everything
     question_names = {str(q["id"]): str(q["name"]) for q in backend._questions(dataset["id"])}
     usernames = backend._usernames(dataset["_workspace"])
     records: list[dict[str, Any]] = []

@@ -85,7 +85,7 @@ def render(status: dict[str, Any]) -> Any:
     for title, header, rows in status_tables(status):
         table = Table(title=Text(title), title_justify="left", show_header=any(header))
         for h in header:
-            table.add_column(Text(h))
+            table.add_column(Text(h), overflow="fold")
         for row in rows:
             table.add_row(*(Text(str(cell)) for cell in row))
         parts.append(table)
@@ -139,14 +139,19 @@ def status(project_file: str | None, full: bool, watch: bool, interval: float, a
             while True:
                 click.echo(_one_line(collect(project_file, full=full and first)))
                 first = False
-                time.sleep(interval)
+                _wait(interval)
         with Live(console=console, auto_refresh=False) as live:
             while True:
                 live.update(render(collect(project_file, full=full and first)), refresh=True)
                 first = False
-                time.sleep(interval)
+                _wait(interval)
     except KeyboardInterrupt:
         return
+
+
+def _wait(seconds: float) -> None:
+    """Sleep between refreshes (Ctrl-C ends the watch)."""
+    time.sleep(seconds)
 
 
 def _one_line(obj: Any) -> str:

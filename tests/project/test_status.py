@@ -134,3 +134,18 @@ def test_status_json_on_a_live_project_reports_the_platforms_own_counts(
         assert snap["people"]["Ana"]["submitted"] == 3 and snap["people"]["argilla:status-cy"]["drafts"] == 1
         assert snap["overlap"]["target"] == 2
     assert again["pull"]["items_read"]["label-studio"] == 0
+
+    # --watch: refreshes from incremental pulls until Ctrl-C (here: the first wait is interrupted)
+    import brun_label.cli.status as status_cli
+
+    def interrupted(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(status_cli, "_wait", interrupted)
+    res = CliRunner().invoke(cli, ["status", "--watch", "--json", "--project-file", str(project)])
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["pull"]["modes"]["argilla"] == "incremental"
+    res = CliRunner().invoke(cli, ["status", "--watch", "--project-file", str(project)])
+    assert res.exit_code == 0, res.output
+    assert "Agreement so far" in res.stdout and "argilla:status-cy" in res.stdout
