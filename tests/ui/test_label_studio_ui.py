@@ -79,6 +79,11 @@ def test_two_invited_annotators_label_with_clicks_and_hotkeys_and_pull_returns_e
     # Ann signs in and opens the 3-candidate project's label stream.
     ann = pages.new()
     ls_login(ann, url, "ann.ui@example.org", PASSWORD)
+    # No blinding in the community edition, but the Data Manager opens on a tab that does not
+    # show who annotated what, nor the judge's predictions (any member may show them again).
+    ann.goto(f"{url}/projects/{p3['id']}/data")
+    ann.get_by_text("candidate_a", exact=True).wait_for()
+    assert ann.get_by_text("Annotated by", exact=True).count() == 0
     ls_label_stream(ann, url, p3["id"])
     body = ann.inner_text("body")
     assert "Candidate C" in body and "Candidate D" not in body and "D is best" not in body
