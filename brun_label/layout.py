@@ -8,7 +8,10 @@ Pure core, shared by every backend so that Label Studio and Argilla produce the 
 * :func:`task_fields` gives the text fields (``prompt``, ``category``, ``candidate_a``…);
 * :func:`decode_answer` turns one platform answer (a slot name like ``tone_zone_b`` and the raw
   value the platform stored) into table rows keyed by candidate id and question name, checking the
-  value against the rubric (platforms store unknown choices without complaint).
+  value against the rubric (platforms store unknown choices without complaint);
+* :func:`fill_unticked_flags` adds the "no flags" (``[]``) a person's submitted response means
+  for the candidates that person rated, and nothing for the others (a pull says only what was said);
+* :func:`add_table_columns` writes the ``rubric``, ``position`` and ``shown_order`` columns.
 
 Examples
 --------
