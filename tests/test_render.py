@@ -6,6 +6,8 @@ from types import SimpleNamespace
 from xml.etree import ElementTree
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from label_studio_sdk.label_interface import LabelInterface
 
 from brun_label.render_argilla import render_argilla
@@ -158,3 +160,37 @@ def test_rendering_is_linear_in_the_number_of_options(monkeypatch):
         counts.append(calls["quote"])
         assert calls["lookup"] == 0, "an option lookup per option scans the options: quadratic"
     assert counts[2] - counts[1] == 2 * (counts[1] - counts[0])
+
+
+_texts = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=60)
+
+
+@settings(max_examples=150, deadline=None)
+@given(title=_texts, hint=_texts, guidelines=_texts)
+def test_any_rubric_text_renders_to_valid_xml_and_reads_as_written(title, hint, guidelines):
+    import re as _re
+
+    rubric = load_rubric("de-escalation")
+    text = _re.sub(r"[\x01-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]", "", title)  # not representable in XML 1.0
+    hint = _re.sub(r"[\x01-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]", "", hint)
+    guidelines = _re.sub(r"[\x01-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]", "", guidelines)
+    hostile = replace(rubric, guidelines=guidelines, questions=tuple(
+        replace(q, title=text or "t", options=tuple(replace(o, hint=hint or None) for o in q.options))
+        if q.name == "tone_zone" else q for q in rubric.questions))
+    root = ElementTree.fromstring(render_label_studio(hostile, n_candidates=2))
+    headers = [h.get("value") for h in root.iter("Header")]
+    assert (text or "t") in [v.replace("\u200b", "") for v in headers]
+    for value in headers + [c.get("hint") or "" for c in root.iter("Choice")]:
+        value = value.removesuffix(" ($category)")  # the one substitution the config means
+        assert not _re.search(r"\$[\w\[\].{}]", value), "Label Studio would substitute task data here"
+
+
+@given(_texts)
+def test_argilla_field_text_shows_exactly_the_characters_written(text):
+    import html as _html
+
+    from brun_label.render_argilla import field_text
+
+    shown = field_text(text)
+    assert "<" not in shown and ">" not in shown
+    assert _html.unescape(shown) == text
