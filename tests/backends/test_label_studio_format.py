@@ -4,6 +4,8 @@ test_label_studio.py)."""
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from brun_label.backends.label_studio_format import (
     ConfigIndex,
@@ -188,3 +190,20 @@ def test_skip_question_prefers_the_preference():
     r = rubric_from_dict({"name": "m", "questions": [{"name": "tone", "type": "scale", "options": [0, 1]},
                                                       {"name": "note", "type": "text"}]})
     assert skip_question(r) == "note"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=80))
+def test_guidelines_html_adds_only_its_own_three_tags(markdown):
+    """Guidelines come from a user's file; Label Studio shows the instructions as HTML."""
+    import html as _html
+    import re as _re
+
+    from brun_label.backends.label_studio_format import guidelines_html
+
+    out = guidelines_html(markdown)
+    assert set(_re.findall(r"<[^>]*>", out)) <= {"<p>", "</p>", "<b>", "</b>", "<i>", "</i>"}
+    if "*" not in markdown:  # no emphasis: the paragraphs' text comes back exactly
+        text = _html.unescape(_re.sub(r"</?p>", "", out))
+        paragraphs = [" ".join(line.strip() for line in p.splitlines()) for p in _re.split(r"\n\s*\n", markdown.strip())]
+        assert text == "".join(paragraphs)
