@@ -16,6 +16,9 @@ from typing import Any
 
 import pytest
 
+from brun_label.layout import candidate_order
+from brun_label.model import Sample, sample_from_dict
+
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync"]
@@ -147,3 +150,50 @@ def argilla_sign_in(page: Any, url: str, username: str, password: str) -> None:
 def argilla_option(page: Any, slot: str, title: str) -> Any:
     """The label an annotator clicks to choose ``title`` in question ``slot``."""
     return page.locator(f'label[for^="{slot}_"][title="{title}"]')
+
+
+# -- the two-annotator script both platform tests follow ------------------------------------------
+
+
+def ui_sample(sid: str, n: int) -> Sample:
+    """A short sample with ``n`` candidates."""
+    return sample_from_dict({
+        "id": sid, "category": "billing",
+        "prompt": [{"role": "user", "content": f"You charged me {n} times. Refund everything now."}],
+        "candidates": [{"id": f"{sid}-{k}", "text": f"Reply {k} to the {n}-candidate sample."} for k in range(n)],
+    })
+
+
+def script_rows(ann: str, ben: str, four: Sample, three: Sample, rationale: str) -> set[tuple[Any, ...]]:
+    """The rows a pull must return after the script both UI tests play.
+
+    ``ann`` rates the 3-candidate sample (A in zone, B soft, C defensive, A admits fault, prefers
+    B); ``ben`` rates the 4-candidate one (-2, 0, 0, +1; D admits fault and promises
+    compensation; prefers D), then the 3-candidate one (-1 each, a tie, a rationale). Flags left
+    unticked on a rated candidate come back as ``()`` ("no flags").
+    """
+    o4, o3 = candidate_order(four), candidate_order(three)
+    rows: set[tuple[Any, ...]] = set()
+
+    def rated(who: str, sample: Sample, order: list[str], zones: list[int], flags: dict[int, tuple[str, ...]],
+              preference: str) -> None:
+        for pos, zone in enumerate(zones):
+            rows.add((who, sample.id, order[pos], "tone_zone", zone))
+            rows.add((who, sample.id, order[pos], "liability_flags", flags.get(pos, ())))
+        rows.add((who, sample.id, "", "preference", preference))
+
+    rated(ann, three, o3, [0, -1, 2], {0: ("admits_fault",)}, o3[1])
+    rated(ben, four, o4, [-2, 0, 0, 1], {3: ("admits_fault", "promises_compensation")}, o4[3])
+    rated(ben, three, o3, [-1, -1, -1], {}, "tie")
+    rows.add((ben, three.id, "", "rationale", rationale))
+    return rows
+
+
+def pulled_rows(table: Any) -> set[tuple[Any, ...]]:
+    """``(annotator, item, candidate, question, value)`` of a pulled table (lists as tuples); all submitted."""
+    out = set()
+    for r in table.itertuples():
+        assert r.status == "submitted"
+        value = r.value.tolist() if hasattr(r.value, "tolist") else r.value
+        out.add((r.annotator, r.item_id, r.candidate_id, r.question, tuple(value) if isinstance(value, list) else value))
+    return out

@@ -18,25 +18,24 @@ import pytest
 
 from brun_label.backends.argilla import ArgillaBackend
 from brun_label.backends.base import PullOptions, PushOptions
-from brun_label.layout import candidate_order, count_target
-from brun_label.model import Sample, sample_from_dict
+from brun_label.layout import count_target
 from brun_label.rubrics import load_rubric
 from tests.fixtures.argilla import ArgillaAPI, unique_name
-from tests.ui.conftest import Pages, argilla_option, argilla_sign_in, keep
+from tests.ui.conftest import (
+    Pages,
+    argilla_option,
+    argilla_sign_in,
+    keep,
+    pulled_rows,
+    script_rows,
+    ui_sample,
+)
 
 pytestmark = pytest.mark.server
 
 RUBRIC = load_rubric("de-escalation")
 #: The password the fixture gives annotator users.
 ANNOTATOR_PASSWORD = "annotator-pw-123"
-
-
-def sample(sid: str, n: int) -> Sample:
-    return sample_from_dict({
-        "id": sid, "category": "billing",
-        "prompt": [{"role": "user", "content": f"You charged me {n} times. Refund everything now."}],
-        "candidates": [{"id": f"{sid}-{k}", "text": f"Reply {k} to the {n}-candidate sample."} for k in range(n)],
-    })
 
 
 def open_dataset(page: Any, url: str, dataset_id: str, first_question: str) -> None:
@@ -64,7 +63,7 @@ def test_two_annotators_sign_in_answer_with_clicks_and_keys_and_pull_returns_exa
 ) -> None:
     url = argilla_env.url
     name = unique_name("ui-two")
-    four, three = sample("ui-four", 4), sample("ui-three", 3)
+    four, three = ui_sample("ui-four", 4), ui_sample("ui-three", 3)
     pushed = ArgillaBackend().push([four, three], RUBRIC, PushOptions(target=name, annotators_per_item=2))
     assert pushed.n_added == 2
     d4, d3 = argilla_api.dataset(name)["id"], argilla_api.dataset(count_target(name, 3))["id"]
@@ -109,38 +108,8 @@ def test_two_annotators_sign_in_answer_with_clicks_and_keys_and_pull_returns_exa
     ben.locator("button.button--submit").click()
     assert len(submitted(argilla_api, d3, 2)) == 2
 
-    o4, o3 = candidate_order(four), candidate_order(three)
-    expected = {
-        ("ann-ui", three.id, o3[0], "tone_zone", 0),
-        ("ann-ui", three.id, o3[1], "tone_zone", -1),
-        ("ann-ui", three.id, o3[2], "tone_zone", 2),
-        ("ann-ui", three.id, o3[0], "liability_flags", ("admits_fault",)),
-        ("ann-ui", three.id, o3[1], "liability_flags", ()),
-        ("ann-ui", three.id, o3[2], "liability_flags", ()),
-        ("ann-ui", three.id, "", "preference", o3[1]),
-        ("ben-ui", four.id, o4[0], "tone_zone", -2),
-        ("ben-ui", four.id, o4[1], "tone_zone", 0),
-        ("ben-ui", four.id, o4[2], "tone_zone", 0),
-        ("ben-ui", four.id, o4[3], "tone_zone", 1),
-        ("ben-ui", four.id, o4[0], "liability_flags", ()),
-        ("ben-ui", four.id, o4[1], "liability_flags", ()),
-        ("ben-ui", four.id, o4[2], "liability_flags", ()),
-        ("ben-ui", four.id, o4[3], "liability_flags", ("admits_fault", "promises_compensation")),
-        ("ben-ui", four.id, "", "preference", o4[3]),
-        ("ben-ui", three.id, o3[0], "tone_zone", -1),
-        ("ben-ui", three.id, o3[1], "tone_zone", -1),
-        ("ben-ui", three.id, o3[2], "tone_zone", -1),
-        ("ben-ui", three.id, o3[0], "liability_flags", ()),
-        ("ben-ui", three.id, o3[1], "liability_flags", ()),
-        ("ben-ui", three.id, o3[2], "liability_flags", ()),
-        ("ben-ui", three.id, "", "preference", "tie"),
-        ("ben-ui", three.id, "", "rationale", "All three hedge; B and C equally."),
-    }
+    expected = script_rows("ann-ui", "ben-ui", four, three, "All three hedge; B and C equally.")
     pulled = ArgillaBackend().pull(RUBRIC, PullOptions(target=name, include_judge=False))
     assert pulled.invalid == []
-    got = set()
-    for r in pulled.table.itertuples():
-        assert r.status == "submitted"
-        value = r.value.tolist() if hasattr(r.value, "tolist") else r.value
-        got.add((r.annotator, r.item_id, r.candidate_id, r.question, tuple(value) if isinstance(value, list) else value))
+    got = pulled_rows(pulled.table)
     assert got == expected, json.dumps(sorted(map(str, got ^ expected)), indent=1)

@@ -18,8 +18,7 @@ import pytest
 
 from brun_label.backends.base import PullOptions, PushOptions
 from brun_label.backends.label_studio import LabelStudioBackend
-from brun_label.layout import candidate_order, count_target
-from brun_label.model import Sample, sample_from_dict
+from brun_label.layout import count_target
 from brun_label.rubrics import load_rubric
 from tests.fixtures.label_studio import LabelStudioAdmin
 from tests.ui.conftest import (
@@ -31,19 +30,14 @@ from tests.ui.conftest import (
     ls_label_stream,
     ls_login,
     ls_sign_up,
+    pulled_rows,
+    script_rows,
+    ui_sample,
 )
 
 pytestmark = pytest.mark.server
 
 RUBRIC = load_rubric("de-escalation")
-
-
-def sample(sid: str, n: int) -> Sample:
-    return sample_from_dict({
-        "id": sid, "category": "billing",
-        "prompt": [{"role": "user", "content": f"You charged me {n} times. Refund everything now."}],
-        "candidates": [{"id": f"{sid}-{k}", "text": f"Reply {k} to the {n}-candidate sample."} for k in range(n)],
-    })
 
 
 def wait_for_annotations(admin: LabelStudioAdmin, task_id: int, n: int) -> list[dict[str, Any]]:
@@ -60,7 +54,7 @@ def test_two_invited_annotators_label_with_clicks_and_hotkeys_and_pull_returns_e
 ) -> None:
     url = label_studio_server.url
     title = ls_project_title
-    four, three = sample("ui-four", 4), sample("ui-three", 3)
+    four, three = ui_sample("ui-four", 4), ui_sample("ui-three", 3)
     backend = LabelStudioBackend(url=url, api_key=label_studio_server.api_key)
     pushed = backend.push([four, three], RUBRIC, PushOptions(target=title, annotators_per_item=2))
     assert pushed.n_added == 2
@@ -119,41 +113,10 @@ def test_two_invited_annotators_label_with_clicks_and_hotkeys_and_pull_returns_e
     ben.get_by_test_id("bottombar-submit-button").click()
     assert len(wait_for_annotations(label_studio_admin, task3["id"], 2)) == 2
 
-    o4, o3 = candidate_order(four), candidate_order(three)
-    expected = {
-        ("ann.ui@example.org", three.id, o3[0], "tone_zone", 0),
-        ("ann.ui@example.org", three.id, o3[1], "tone_zone", -1),
-        ("ann.ui@example.org", three.id, o3[2], "tone_zone", 2),
-        ("ann.ui@example.org", three.id, o3[0], "liability_flags", ("admits_fault",)),
-        ("ann.ui@example.org", three.id, o3[1], "liability_flags", ()),
-        ("ann.ui@example.org", three.id, o3[2], "liability_flags", ()),
-        ("ann.ui@example.org", three.id, "", "preference", o3[1]),
-        ("ben.ui@example.org", four.id, o4[0], "tone_zone", -2),
-        ("ben.ui@example.org", four.id, o4[1], "tone_zone", 0),
-        ("ben.ui@example.org", four.id, o4[2], "tone_zone", 0),
-        ("ben.ui@example.org", four.id, o4[3], "tone_zone", 1),
-        ("ben.ui@example.org", four.id, o4[0], "liability_flags", ()),
-        ("ben.ui@example.org", four.id, o4[1], "liability_flags", ()),
-        ("ben.ui@example.org", four.id, o4[2], "liability_flags", ()),
-        ("ben.ui@example.org", four.id, o4[3], "liability_flags", ("admits_fault", "promises_compensation")),
-        ("ben.ui@example.org", four.id, "", "preference", o4[3]),
-        ("ben.ui@example.org", three.id, o3[0], "tone_zone", -1),
-        ("ben.ui@example.org", three.id, o3[1], "tone_zone", -1),
-        ("ben.ui@example.org", three.id, o3[2], "tone_zone", -1),
-        ("ben.ui@example.org", three.id, o3[0], "liability_flags", ()),
-        ("ben.ui@example.org", three.id, o3[1], "liability_flags", ()),
-        ("ben.ui@example.org", three.id, o3[2], "liability_flags", ()),
-        ("ben.ui@example.org", three.id, "", "preference", "tie"),
-        ("ben.ui@example.org", three.id, "", "rationale", "All three hedge; B and C equally.\n"),
-    }
+    expected = script_rows("ann.ui@example.org", "ben.ui@example.org", four, three, "All three hedge; B and C equally.\n")
     pulled = backend.pull(RUBRIC, PullOptions(target=title, include_judge=False))
     assert pulled.invalid == []
-    got = set()
-    for r in pulled.table.itertuples():
-        assert r.status == "submitted"
-        value = tuple(r.value) if isinstance(r.value, list | tuple) or hasattr(r.value, "tolist") else r.value
-        got.add((r.annotator, r.item_id, r.candidate_id, r.question, value))
-    got = {(a, i, c, q, tuple(v) if hasattr(v, "tolist") else v) for a, i, c, q, v in got}
+    got = pulled_rows(pulled.table)
     assert got == expected, json.dumps(sorted(map(str, got ^ expected)), indent=1)
 
 
