@@ -489,21 +489,27 @@ def split_questions(
 
 def _candidates_by_item(c: _Codes, all_rows: np.ndarray, pref_rows: np.ndarray) -> dict[str, list[str]]:
     """Every item's candidate ids, sorted: its per-candidate rows' and the ids its preference answers name."""
-    items, cands = _candidate_pairs(c, all_rows)
+    rows = all_rows[c.cand[all_rows] != c.no_candidate]
     vals = c.values_of(pref_rows)
-    named = pd.notna(vals) & ~np.isin(vals, list(NON_CANDIDATE))  # the rows' values are labels (checked)
-    frame = pd.DataFrame({
-        "item": np.concatenate([items, c.item[pref_rows][named]]),
-        "cand": np.concatenate([cands, vals[named]]).astype(object),
-    }).drop_duplicates()
-    frame = frame.sort_values(["item", "cand"], kind="stable")
-    item_codes = frame["item"].to_numpy()
-    cand_ids = frame["cand"].to_numpy(dtype=object).tolist()
+    named = np.asarray(pd.notna(vals), dtype=bool) & ~np.isin(vals, list(NON_CANDIDATE))  # labels (checked)
+    p_vals, p_items = vals[named], c.item[pref_rows][named]
+    names = c.cands
+    p_code = np.asarray(pd.Index(names, dtype=object).get_indexer(pd.Index(p_vals, dtype=object)), dtype=np.int64)
+    row_code = c.cand[rows]
+    if (p_code < 0).any():  # ids named only by a preference: widen the (sorted) id space
+        names = np.asarray(sorted(set(names.tolist()) | {str(v) for v in p_vals[p_code < 0].tolist()}), dtype=object)
+        index = pd.Index(names, dtype=object)
+        row_code = np.asarray(index.get_indexer(pd.Index(c.cands, dtype=object)), dtype=np.int64)[row_code]
+        p_code = np.asarray(index.get_indexer(pd.Index(p_vals, dtype=object)), dtype=np.int64)
+    width = len(names) + 1
+    keys = np.unique(np.concatenate([c.item[rows] * width + row_code, p_items * width + p_code]))
+    item_codes, cand_codes = np.divmod(keys, width)
+    cand_ids = names[cand_codes].tolist()
     bounds = np.flatnonzero(np.diff(item_codes)) + 1
     starts = np.concatenate([[0], bounds]).astype(np.int64) if len(item_codes) else np.zeros(0, np.int64)
     ends = np.concatenate([bounds, [len(item_codes)]]).astype(np.int64) if len(item_codes) else np.zeros(0, np.int64)
-    names = c.items[item_codes[starts]].tolist() if len(starts) else []
-    return {name: cand_ids[a:b] for name, a, b in zip(names, starts.tolist(), ends.tolist(), strict=True)}
+    item_names = c.items[item_codes[starts]].tolist() if len(starts) else []
+    return {name: cand_ids[a:b] for name, a, b in zip(item_names, starts.tolist(), ends.tolist(), strict=True)}
 
 
 def _pivot(
@@ -517,7 +523,13 @@ def _pivot(
     domain: list[Any] | None,
 ) -> QuestionData:
     unit_key = c.item[rows] * (len(c.cands) + 1) + c.cand[rows]
-    units, unit_index = np.unique(unit_key, return_inverse=True)
+    # Hash first, then sort only the distinct units (fewer than the rows).
+    first_codes, distinct = pd.factorize(unit_key)
+    order = np.argsort(distinct, kind="stable")
+    units = np.asarray(distinct, dtype=np.int64)[order]
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order), dtype=np.int64)
+    unit_index = rank[np.asarray(first_codes)]
     n_units = len(units)
     unit_item, unit_cand = np.divmod(units, len(c.cands) + 1)
     ann_names = c.anns
