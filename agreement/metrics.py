@@ -29,13 +29,19 @@ import numpy as np
 
 from brun_label.agreement.alpha import alpha_from_counts, krippendorff_alpha
 from brun_label.agreement.bootstrap import BootstrapCI, bootstrap_alpha, bootstrap_alpha_counts
-from brun_label.agreement.flags import masi_patterns, per_flag_agreement
+from brun_label.agreement.distances import masi_distances
+from brun_label.agreement.flags import masi_patterns, per_flag_agreement, set_matrix
 from brun_label.agreement.fleiss import fleiss_kappa
 from brun_label.agreement.gwet import agreement_weights, gwet_from_counts
 from brun_label.agreement.kappa import pairwise_cohen_kappa
 from brun_label.agreement.percent import percent_agreement_from_counts
 from brun_label.agreement.questions import QuestionData
-from brun_label.agreement.reliability import codes_and_domain, count_patterns, counts_from_codes
+from brun_label.agreement.reliability import (
+    codes_and_domain,
+    count_patterns,
+    counts_from_codes,
+    unit_patterns,
+)
 
 RELIABLE = 0.800
 TENTATIVE = 0.667
@@ -89,6 +95,34 @@ def question_alpha(q: QuestionData, values: np.ndarray | None = None) -> float:
         patterns, mult, delta = masi_patterns(vals)
         return alpha_from_counts(patterns, distances=delta, multiplicity=mult)
     return krippendorff_alpha(q.agreement_values(vals), level=q.level, value_domain=q.agreement_domain())
+
+
+def alpha_without(q: QuestionData) -> list[float]:
+    """α of the question without each human annotator in turn (NaN with two annotators or fewer).
+
+    The matrix is coded once and each annotator's row is dropped from the codes, so this costs
+    one coding plus one pattern count per annotator (the same numbers as :func:`question_alpha`
+    on the matrix without that row: values nobody else gave only add empty columns).
+    """
+    n_ann = len(q.annotators)
+    if n_ann <= 2:
+        return [math.nan] * n_ann
+    if q.distance == "masi":
+        codes, domain = codes_and_domain(set_matrix(q.values))
+        delta = masi_distances(list(domain))
+        out = []
+        for a in range(n_ann):
+            patterns, mult = unit_patterns(np.delete(codes, a, axis=0), len(domain))
+            out.append(alpha_from_counts(patterns, distances=delta, multiplicity=mult))
+        return out
+    codes, domain = codes_and_domain(q.agreement_values(), value_domain=q.agreement_domain())
+    if q.level != "nominal" and domain.dtype.kind not in "iuf" and q.agreement_domain() is None:
+        return [question_alpha(q, np.delete(q.values, a, axis=0)) for a in range(n_ann)]
+    out = []
+    for a in range(n_ann):
+        patterns, mult = unit_patterns(np.delete(codes, a, axis=0), len(domain))
+        out.append(alpha_from_counts(patterns, level=q.level, value_domain=domain, multiplicity=mult))
+    return out
 
 
 def question_alpha_ci(q: QuestionData, *, n_bootstrap: int, seed: int) -> BootstrapCI:

@@ -56,7 +56,7 @@ import pandas as pd
 from brun_label.agreement.adjudication import low_agreement_units
 from brun_label.agreement.annotators import annotator_stats, judge_stats
 from brun_label.agreement.consensus import UnitConsensus, majority_vote
-from brun_label.agreement.metrics import clean, question_alpha, question_metrics
+from brun_label.agreement.metrics import alpha_without, clean, question_alpha, question_metrics
 from brun_label.agreement.position_bias import position_bias
 from brun_label.agreement.questions import QuestionData, split_questions
 from brun_label.rubric import Rubric
@@ -170,10 +170,7 @@ def summarize(
         }
         out_q[name] = metrics
         alpha = float(metrics["krippendorff_alpha"])
-        without = [
-            question_alpha(q, np.delete(q.values, a, axis=0)) if len(q.annotators) > 2 else math.nan
-            for a in range(len(q.annotators))
-        ]
+        without = alpha_without(q)
         stats = annotator_stats(q, alpha=alpha, alpha_without=without)
         pairwise = metrics["cohen_kappa_pairwise"]
         for ann, st in stats.items():

@@ -173,3 +173,21 @@ def test_preference_consensus_scales_to_many_candidate_ids() -> None:
     expected = krippendorff.alpha(np.array(codes, dtype=float).T, level_of_measurement="nominal")
     assert out["questions"]["preference"]["n_units"] == 3000
     assert out["questions"]["preference"]["krippendorff_alpha"] == pytest.approx(expected, abs=1e-9)
+
+
+@pytest.mark.parametrize("level", ["nominal", "ordinal", "interval", "ratio"])
+def test_alpha_without_each_annotator_matches_alpha_on_the_matrix_without_them(level: str) -> None:
+    from brun_label.agreement.metrics import alpha_without, question_alpha
+    from brun_label.agreement.questions import split_questions
+
+    rng = np.random.default_rng(5)
+    rows = [{"item_id": f"s{u}", "candidate_id": "c", "question": "q", "annotator": f"a{a}",
+             "value": int(rng.integers(1, 6)) + (a == 3) * 7}  # a3 alone uses values 8..12
+            for u in range(40) for a in range(4) if rng.random() < 0.85]
+    rows += [{"item_id": f"s{u}", "candidate_id": "c", "question": "f", "annotator": f"a{a}",
+              "value": sorted({"x", "y", "z"} & {str(rng.choice(["x", "y", "z", "w"]))})}
+             for u in range(40) for a in range(4)]
+    qs, _ = split_questions(make_table(rows), levels={"q": level})
+    for q in qs.values():
+        expected = [question_alpha(q, np.delete(q.values, a, axis=0)) for a in range(len(q.annotators))]
+        assert np.allclose(alpha_without(q), expected, atol=1e-12, equal_nan=True)
