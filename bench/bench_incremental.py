@@ -14,7 +14,14 @@ baseline
     export, every task decoded), measured right after in the same run.
 
 Both produce the merged project table; the benchmark checks they are identical (a difference
-raises) and the issue asks for at most 0.10x. Two rounds of changes (quick: one); the best of
+raises) and the issue asks for at most 0.10x.
+
+argilla
+    The same on a local argilla-server: N records (quick: 1,000; else 10,000) with three responses
+    each (bulk upserted), 1% of the responses then updated through the response endpoint. Argilla
+    has no server-side filter for changed responses, so the incremental pull lists every record
+    (as the full pull does) and decodes only those whose fingerprint changed: the target here is
+    only to be faster than the full pull (1.0x); the 0.10x of the issue is for Label Studio. Two rounds of changes (quick: one); the best of
 each counts. Before the first state-writing pull the benchmark waits until the import is older
 than the incremental pull's safety margin (``label_studio_changes.MARGIN``), so the margin does not
 make it re-read the freshly imported tasks.
@@ -53,6 +60,82 @@ def _change(admin: Any, tasks: list[dict[str, Any]], users: list[int], n_changes
         admin.delete(f"/api/annotations/{ann['id']}/").raise_for_status()
         done += 1
     return done
+
+
+def _argilla(quick: bool) -> Result:
+    import httpx
+    import pandas as pd
+
+    from bench.bench_label_studio import make_samples
+    from brun_label.backends.argilla import ArgillaBackend
+    from brun_label.backends.base import PushOptions
+    from brun_label.project import project_from_dict
+    from brun_label.project_pull import pull_project
+    from brun_label.rubrics import load_rubric
+    from brun_label.servers.argilla import WORKSPACE, ArgillaServer
+
+    n = 1000 if quick else 10_000
+    rubric = load_rubric("de-escalation")
+    samples = make_samples(n)
+    rng = random.Random(3)
+    with tempfile.TemporaryDirectory(prefix="bench-inc-ag-") as tmp:
+        server = ArgillaServer(Path(tmp) / "ag")
+        info = server.start(port=0)
+        try:
+            backend = ArgillaBackend(url=info.url, api_key=info.api_key)
+            backend.push(samples, rubric, PushOptions(target="bench-incremental"))
+            owner = httpx.Client(base_url=info.url, headers={"X-Argilla-Api-Key": info.api_key}, timeout=600)
+            ws = next(w for w in owner.get("/api/v1/me/workspaces").raise_for_status().json()["items"]
+                  if w["name"] == WORKSPACE)
+            users = []
+            for k in range(3):
+                u = owner.post("/api/v1/users", json={"username": f"inc-{k}", "first_name": f"inc{k}",
+                                                      "password": "annotator-pw-123", "role": "annotator"})
+                uid = u.raise_for_status().json()["id"]
+                owner.post(f"/api/v1/workspaces/{ws['id']}/users", json={"user_id": uid}).raise_for_status()
+                users.append(uid)
+            ds = next(d for d in owner.get("/api/v1/me/datasets").raise_for_status().json()["items"]
+                  if d["name"] == "bench-incremental")
+            records: list[dict[str, Any]] = []
+            while len(records) < n:
+                page = owner.get(f"/api/v1/datasets/{ds['id']}/records",
+                                 params={"offset": len(records), "limit": 1000}).raise_for_status().json()
+                records += page["items"]
+
+            def values() -> dict[str, Any]:
+                return {"tone_zone_a": {"value": str(rng.randint(-2, 2))},
+                        "tone_zone_b": {"value": str(rng.randint(-2, 2))},
+                        "preference": {"value": rng.choice(["a", "b", "tie", "both_bad"])}}
+
+            for i in range(0, n, 500):
+                items = [{"id": r["id"], "responses": [{"user_id": u, "values": values(), "status": "submitted"}
+                                                       for u in users]} for r in records[i:i + 500]]
+                owner.put(f"/api/v1/datasets/{ds['id']}/records/bulk", json={"items": items}).raise_for_status()
+            project = project_from_dict({"samples": "unused.jsonl", "rubric": "de-escalation",
+                                         "platforms": {"argilla": {"dataset": "bench-incremental"}}})
+
+            def make(platform: str, target: Any) -> ArgillaBackend:
+                return ArgillaBackend(url=info.url, api_key=info.api_key)
+
+            state, scratch = Path(tmp) / "state", Path(tmp) / "scratch"
+            pull_project(project, rubric, make, full=True, state_dir=state)
+            changed = rng.sample(records, max(1, round(0.01 * 3 * n)))
+            for r in changed:
+                got = owner.get(f"/api/v1/records/{r['id']}", params={"include": ["responses"]}).raise_for_status()
+                response = got.json()["responses"][0]
+                owner.put(f"/api/v1/responses/{response['id']}",
+                          json={"values": values(), "status": "submitted"}).raise_for_status()
+            t_inc, inc = timed(lambda: pull_project(project, rubric, make, full=False, state_dir=state))
+            t_full, full = timed(lambda: pull_project(project, rubric, make, full=True, state_dir=scratch))
+            if inc.modes != {"argilla": "incremental"}:
+                raise RuntimeError(f"incremental benchmark (argilla): not incremental ({inc.notes})")
+            pd.testing.assert_frame_equal(inc.table, full.table)
+            owner.close()
+        finally:
+            server.stop()
+    return Result(f"incremental pull {n:,} Argilla records, 1% changed", t_inc, t_full, "s", 1.0,
+                  note=f"vs a full pull; {len(changed)} responses updated, {inc.items_read['argilla']} records "
+                       "decoded again, every record listed (no server-side filter for responses), table identical")
 
 
 def run(quick: bool) -> list[Result]:
@@ -134,7 +217,7 @@ def run(quick: bool) -> list[Result]:
     return [Result(
         f"incremental pull {n:,} tasks, 1% changed", min(inc_times), min(full_times), "s", 0.10,
         note=f"vs a full pull of the same project; {n_changes} annotations changed per round, {read} tasks read "
-             f"again, {rows:,} rows, table identical")]
+             f"again, {rows:,} rows, table identical"), _argilla(quick)]
 
 
 if __name__ == "__main__":  # python -m bench.bench_incremental [--quick]
