@@ -51,7 +51,7 @@ from brun_label.backends.base import (
     rubric_change_note,
 )
 from brun_label.backends.by_count import pull_by_count, push_by_count
-from brun_label.errors import ConflictError, InputError, NotFoundError
+from brun_label.errors import ConflictError, InputError, NotFoundError, ServerError
 from brun_label.layout import RUBRIC_KEY, RUBRIC_VERSION_KEY, candidate_order
 from brun_label.model import Sample
 from brun_label.render_argilla import GUIDELINES_FIELD, guidelines_text, render_argilla
@@ -61,6 +61,12 @@ from brun_label.secrets import register_secret
 #: Seconds a push waits for a dataset in draft (being created by a concurrent push, ≈ 1 s) to be
 #: published before taking it for one a killed push left behind.
 DRAFT_WAIT = 20.0
+#: How argilla-server says a dataset name is taken when two creations race past its own check.
+DUPLICATE_NAME_SIGNS = ("UNIQUE constraint failed: datasets.name", "dataset_name_workspace_id_uq")
+#: How it says a record's sample id was inserted by another push at the same time; how often a
+#: batch is re-sent then.
+DUPLICATE_RECORD_SIGNS = ("UNIQUE constraint failed: records.external_id", "record_external_id_dataset_id_uq")
+UPSERT_RACE_RETRIES = 3
 #: Records per bulk upsert (the server's maximum is 500; larger batches mean fewer round trips).
 BATCH_SIZE = 500
 #: Records per page when listing (the server's maximum).
@@ -189,6 +195,8 @@ class ArgillaBackend:
     def _create_dataset(self, name: str, workspace: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any] | None:
         """Create and publish the dataset; None when another push created it first (HTTP 409)."""
         import argilla as rg
+        import httpx
+        from argilla._exceptions import ArgillaError
         from argilla._exceptions._api import ConflictError as ArgillaConflict
 
         with argilla_errors(self.url, f"create dataset {name!r}"), warnings.catch_warnings():
@@ -198,6 +206,14 @@ class ArgillaBackend:
             try:
                 ds.create()
             except ArgillaConflict:
+                return None
+            except (ArgillaError, httpx.TransportError) as exc:
+                # The server checks the name, then inserts: two creators both pass the check and
+                # the second insert fails on the unique index (HTTP 500, or a dropped connection
+                # when the error escapes its handlers). Either way the dataset is there now.
+                raced = any(sign in str(exc) for sign in DUPLICATE_NAME_SIGNS)
+                if not raced and self._dataset(name, workspace) is None:
+                    raise
                 return None
         created = self._dataset(name, workspace)
         if created is None:  # pragma: no cover - the server just created it
@@ -270,6 +286,8 @@ class ArgillaBackend:
             dataset = self._create_dataset(options.target, workspace, settings)
             if dataset is None:  # another push created it at the same time (Argilla answered 409): join it
                 dataset = self._published_dataset(options.target, workspace, False, notes)
+                if dataset is None:  # it was an unfinished draft, now removed: create it once more
+                    dataset = self._create_dataset(options.target, workspace, settings)
                 if dataset is None:
                     raise ConflictError(f"Argilla at {self.url}: dataset {options.target!r} was being created by "
                                         "another push at the same time and then removed; re-run the push")
@@ -335,13 +353,28 @@ class ArgillaBackend:
                                               show_judge=options.show_judge, guidelines=guide)
                 items.append(item)
                 problems += bad
-            self._request("PUT", f"/api/v1/datasets/{dataset['id']}/records/bulk",
-                          f"add records to dataset {options.target!r}", json={"items": items})
+            self._upsert(dataset["id"], items, f"add records to dataset {options.target!r}")
             if progress is not None:
                 progress(len(batch), len(samples))
         if problems:
             notes.append(f"{len(problems)} LLM-judge answer(s) not sent as suggestions, e.g. {problems[0]}")
         return result
+
+    def _upsert(self, dataset_id: str, items: list[dict[str, Any]], what: str) -> None:
+        """Upsert one batch of records by sample id (``external_id``).
+
+        argilla-server looks the ids up, then inserts the new ones: when two pushes send the same
+        new ids at once, the later insert fails on the unique index (HTTP 500). The upsert is
+        idempotent, so that batch is sent again, and then updates the records the other push made.
+        """
+        for attempt in range(UPSERT_RACE_RETRIES + 1):
+            try:
+                self._request("PUT", f"/api/v1/datasets/{dataset_id}/records/bulk", what, json={"items": items})
+                return
+            except ServerError as exc:
+                if attempt == UPSERT_RACE_RETRIES or not any(sign in str(exc) for sign in DUPLICATE_RECORD_SIGNS):
+                    raise
+                time.sleep(0.2 * (attempt + 1))
 
     @staticmethod
     def _check_slots(samples: Sequence[Sample], n_slots: int) -> None:
