@@ -177,9 +177,13 @@ def flags_majority(values: np.ndarray) -> UnitConsensus:
     pattern = (include.astype(np.int64) * weights[:, None]).sum(axis=0) if flags else np.zeros(values.shape[1], np.int64)
     lists = {int(p): [f for f, w in zip(flags, weights.tolist(), strict=True) if int(p) & w]
              for p in np.unique(pattern).tolist()}
-    chosen: list[Any] = [
-        list(lists[p]) if answered[u] else None for u, p in enumerate(pattern.tolist())
-    ]
+    # Units with the same pattern share one (read-only) list.
+    keys = np.unique(pattern)
+    shared = np.empty(len(keys) + 1, dtype=object)
+    for k, p in enumerate(keys.tolist()):
+        shared[k] = lists[p]
+    slot = np.where(answered > 0, np.searchsorted(keys, pattern), len(keys))
+    chosen: list[Any] = shared[slot].tolist()
     # Support: the annotators whose whole set is the consensus set (every flag the same).
     same = (bits == include[:, None, :]).all(axis=0) & cells
     n_sup = same.sum(axis=0).astype(np.int64)

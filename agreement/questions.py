@@ -96,11 +96,12 @@ class QuestionData:
         vals = self.values if values is None else values
         if self.kind != "preference":
             return vals
-        if values is None and self._coded is not None:
+        own = vals is self.values
+        if own and self._coded is not None:
             return self._coded
         out = self._position_labels(vals)
         out.flags.writeable = False
-        if values is None:
+        if own:
             self._coded = out
         return out
 
