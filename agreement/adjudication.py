@@ -73,8 +73,15 @@ def spread_threshold(q: QuestionData) -> float:
     return float(max(2.0, math.ceil(width / 3.0)))
 
 
-def low_agreement_units(q: QuestionData, cons: UnitConsensus) -> list[dict[str, Any]]:
-    """Return the units of one question that need adjudication (see the module docstring)."""
+def low_agreement_units(
+    q: QuestionData, cons: UnitConsensus, *, limit: int | None = None, total: list[int] | None = None
+) -> list[dict[str, Any]]:
+    """Return the units of one question that need adjudication (see the module docstring).
+
+    ``limit`` keeps only the most contested ones (the first ``limit`` of the full, sorted list;
+    entries are built only for them); ``total``, when given, gets the number of all listed units
+    appended.
+    """
     counts, _ = category_counts(q)
     n = counts.sum(axis=1)
     pair_agree = unit_agreement(counts)
@@ -92,6 +99,16 @@ def low_agreement_units(q: QuestionData, cons: UnitConsensus) -> list[dict[str, 
         wide = spread_steps >= threshold - 1e-9
     no_majority = np.nan_to_num(cons.support, nan=1.0) <= 0.5
     listed = np.flatnonzero((n >= 2) & (no_majority | wide))
+    if total is not None:
+        total.append(len(listed))
+    if limit is not None and len(listed) > limit:
+        # The sort below, done on arrays first: support, then widest spread, most disagreement, ids.
+        support = np.asarray(cons.support, dtype=np.float64)[listed]
+        order = np.lexsort((
+            q.unit_candidates[listed].astype(str), q.unit_items[listed].astype(str),
+            -(1.0 - pair_agree[listed]), -spread_steps[listed], support,
+        ))
+        listed = np.sort(listed[order[:limit]])
     # Native answers of the listed units, each distinct value converted once.
     human = _natives(q.values[:, listed])
     judged = _natives(q.judge_values[:, listed])

@@ -158,6 +158,7 @@ def summarize(
     annotators: dict[str, dict[str, Any]] = {}
     judge: dict[str, Any] = {}
     low: list[dict[str, Any]] = []
+    n_listed: list[int] = []
     for name, q in questions.items():
         if not q.annotators:
             notes.append(f"{name}: only judge ratings, no human agreement to compute")
@@ -184,7 +185,7 @@ def summarize(
                 entry["flagged"] = True
                 entry["reasons"].extend(f"{name}: {r}" for r in st["reasons"])
         cons = _unit_consensus(q)
-        low.extend(low_agreement_units(q, cons))
+        low.extend(low_agreement_units(q, cons, limit=max_low_units, total=n_listed))
         if q.judges:
             stacked = np.concatenate([q.values, q.judge_values], axis=0)
             judge[name] = judge_stats(
@@ -194,7 +195,7 @@ def summarize(
                 kappa_weights=_KAPPA_WEIGHTS[q.level] if q.distance != "masi" else None,
             )
     low.sort(key=lambda e: (e["support"], -e["spread_steps"], -e["disagreement"]))
-    n_low = len(low)
+    n_low = sum(n_listed)  # each question's list is capped at max_low_units: the global top is kept
     if max_low_units is not None and n_low > max_low_units:
         notes.append(f"low_agreement_units: showing the {max_low_units} most contested of {n_low}")
         low = low[:max_low_units]
