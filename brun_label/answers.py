@@ -259,7 +259,8 @@ def _check_named(
         allowed.append(it[ok] * width + cc[ok])
     vals = table["value"].iloc[rows].to_numpy(dtype=object)
     v_cand = np.asarray(names.get_indexer(pd.Index(vals, dtype=object)), dtype=np.int64)
-    named = (v_cand >= 0) & np.isin(item_codes[rows] * width + v_cand, np.concatenate(allowed))
+    query = pd.Index(item_codes[rows] * width + v_cand)
+    named = (v_cand >= 0) & np.asarray(query.isin(np.concatenate(allowed)), dtype=bool)  # hashed, not sorted
     miss = np.flatnonzero(~named)
     if not miss.size:
         return

@@ -33,6 +33,7 @@ brun_label.table.AmbiguousValue: '02' could be a number or a label: the rubric d
 
 from __future__ import annotations
 
+import ctypes
 import json
 import math
 import re
@@ -118,6 +119,15 @@ def _key(v: Any) -> Any:
     return v
 
 
+def _object_ids(arr: np.ndarray) -> np.ndarray:
+    """``id()`` of every cell of an object array: its buffer of object pointers, read as integers."""
+    arr = np.ascontiguousarray(arr)
+    if arr.dtype != object or ctypes.sizeof(ctypes.c_void_p) != 8:
+        return np.fromiter(map(id, arr), dtype=np.uint64, count=arr.size)
+    buffer = (ctypes.c_uint64 * arr.size).from_address(arr.ctypes.data)
+    return np.ctypeslib.as_array(buffer).copy()  # copied while ``arr`` holds the objects alive
+
+
 def value_codes(values: Any) -> tuple[np.ndarray, list[Any]]:
     """Integer codes of a value column: ``codes[i]`` indexes ``uniques`` (-1: blank).
 
@@ -133,8 +143,7 @@ def value_codes(values: Any) -> tuple[np.ndarray, list[Any]]:
         dtype=object)
     if arr.size == 0:
         return np.zeros(0, dtype=np.int64), []
-    ids = np.fromiter(map(id, arr), dtype=np.uint64, count=arr.size)
-    id_codes, id_uniques = pd.factorize(ids)
+    id_codes, id_uniques = pd.factorize(_object_ids(arr))
     first = np.empty(len(id_uniques), dtype=np.int64)
     first[id_codes[::-1]] = np.arange(arr.size - 1, -1, -1)
     reps = arr[first]
