@@ -55,6 +55,11 @@ def clean(x: Any) -> Any:
     >>> clean({"a": float("nan"), "b": [np.float64(1.5), np.int64(2)]})
     {'a': None, 'b': [1.5, 2]}
     """
+    kind = type(x)
+    if kind is str or kind is int or x is None:  # the common leaves, returned as they are
+        return x
+    if kind is dict:
+        return {k if type(k) is str else str(k): clean(v) for k, v in x.items()}
     if isinstance(x, dict):
         return {str(k): clean(v) for k, v in x.items()}
     if isinstance(x, list | tuple):
