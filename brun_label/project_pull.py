@@ -247,8 +247,13 @@ def pull_project(project: Project, rubric: Rubric, make_backend: BackendFactory,
     not know are left out and counted in the notes.
 
     With ``state_dir``, the pull's state is kept there, and ``full=False`` asks each platform only
-    what changed since the last pull (see the module docstring); without it every pull is full.
+    what changed since the last pull (see the module docstring). ``full=False`` without a
+    ``state_dir`` uses the project's own (:attr:`brun_label.project.Project.state_dir`, beside its
+    table); ``full=True`` without one pulls in full and keeps no state (pass ``state_dir`` to
+    rebuild the state from the full pull).
     """
+    if state_dir is None and not full:
+        state_dir = project.state_dir
     result = ProjectPullResult(table=empty_table())
     tables: dict[str, pd.DataFrame] = {}
     folder = Path(state_dir) if state_dir is not None else None

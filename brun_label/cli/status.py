@@ -12,17 +12,7 @@ from brun_label.cli.output import echo_json
 from brun_label.cli.project_ctx import backend_for, current_project, project_option, project_rubric
 from brun_label.errors import InputError
 from brun_label.project import PROJECT_FILE, Project
-from brun_label.project_file import find_project_file
 from brun_label.rubric import Rubric
-
-#: Where the incremental pull keeps its state, in the project's folder.
-STATE_SUBDIR = Path(".brun-label") / "project"
-
-
-def state_dir_for(project_file: str | None) -> Path:
-    """The incremental pull's state folder: ``.brun-label/project`` beside the project file."""
-    path = find_project_file(project_file)
-    return (path.parent if path is not None else Path(".")) / STATE_SUBDIR
 
 
 def _samples(project: Project, rubric: Rubric) -> tuple[Any, Any, list[str]]:
@@ -44,6 +34,7 @@ def _samples(project: Project, rubric: Rubric) -> tuple[Any, Any, list[str]]:
 def collect(project_file: str | None, *, full: bool) -> dict[str, Any]:
     """One incremental (or, with ``full``, full) pull of the project and its status."""
     from brun_label.project_pull import pull_project
+    from brun_label.project_route import ensure_state_dir
     from brun_label.status import project_status
 
     project = current_project(project_file)
@@ -51,7 +42,8 @@ def collect(project_file: str | None, *, full: bool) -> dict[str, Any]:
     rubric = project_rubric(project)
     keys, candidates, notes = _samples(project, rubric)
     started = time.monotonic()
-    result = pull_project(project, rubric, backend_for, keys=keys, full=full, state_dir=state_dir_for(project_file))
+    ensure_state_dir(project)
+    result = pull_project(project, rubric, backend_for, keys=keys, full=full, state_dir=project.state_dir)
     took = time.monotonic() - started
     items = {p: int(t["item_id"].nunique()) if not t.empty else 0 for p, t in result.platform_tables.items()}
     for platform, counts in result.server_counts.items():
@@ -105,11 +97,12 @@ def status(project_file: str | None, full: bool, watch: bool, interval: float, a
     """Who did what, how fast, whether agreement holds, what is exportable, when it will be done.
 
     Pulls the project incrementally (only what changed on each platform since the last pull,
-    kept in .brun-label/project/ beside the project file; --full rebuilds it), then reports per
-    platform and per person: assigned, submitted, drafts and skipped items; throughput over the
-    last hour and day and the ETA to the overlap target; agreement so far per question with its
-    95% interval; items at a clear consensus (the export's own gates) and items short of votes;
-    and each platform's own counts next to the table's.
+    kept in the project's state folder, .brun-label/project/ by default, shared with
+    `brun-label pull`; --full rebuilds it), then reports per platform and per person: assigned,
+    submitted, drafts and skipped items; throughput over the last hour and day and the ETA to the
+    overlap target; agreement so far per question with its 95% interval; items at a clear
+    consensus (the export's own gates) and items short of votes; and each platform's own counts
+    next to the table's.
 
     \b
     Example:
