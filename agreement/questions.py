@@ -238,6 +238,10 @@ class _Codes:
 
     _objects: np.ndarray | None = None
 
+    def used(self, codes: np.ndarray) -> np.ndarray:
+        """The distinct value codes among ``codes`` (all >= 0), sorted: one bincount, no sort."""
+        return np.flatnonzero(np.bincount(codes, minlength=len(self.uniques))) if len(codes) else codes[:0]
+
     @property
     def no_candidate(self) -> int:
         """The code of ``""`` (an item question's candidate), or -1 when no row has one."""
@@ -265,7 +269,7 @@ def _sorted_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 def _candidate_pairs(c: _Codes, table_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The (item code, candidate id) pairs of the per-candidate rows among ``table_rows``."""
     rows = table_rows[c.cand[table_rows] != c.no_candidate]
-    key = np.unique(c.item[rows] * (len(c.cands) + 1) + c.cand[rows])
+    key = np.sort(pd.unique(c.item[rows] * (len(c.cands) + 1) + c.cand[rows]))
     item, cand = np.divmod(key, len(c.cands) + 1)
     return item, c.cands[cand]
 
@@ -279,7 +283,7 @@ def _named_mask(c: _Codes, rows: np.ndarray, cand_items: np.ndarray, cand_ids: n
 
 
 def _infer_kind(name: str, c: _Codes, rows: np.ndarray, all_pairs: tuple[np.ndarray, np.ndarray]) -> str:
-    used = np.unique(c.value[rows])
+    used = c.used(c.value[rows])
     vals = [c.uniques[k] for k in used.tolist()]
     if all(_is_list(v) for v in vals):
         return "flags"
@@ -308,7 +312,7 @@ class ValueProblem(ValueError):
 
 def _first_bad(c: _Codes, rows: np.ndarray, ok: Any) -> tuple[Any, int] | None:
     """The first value of ``rows`` (in table order) that ``ok`` rejects, checking each distinct value once."""
-    used = np.unique(c.value[rows])
+    used = c.used(c.value[rows])
     bad = [k for k in used.tolist() if not ok(c.uniques[k])]
     if not bad:
         return None
@@ -327,7 +331,7 @@ def _check_values(name: str, kind: str, q: Question | None, c: _Codes, rows: np.
             raise ValueProblem(f"question {name!r} (flags) needs lists of flags, got {bad[0]!r}", bad[1])
     else:
         codes = c.value[rows]
-        used = np.unique(codes)
+        used = c.used(codes)
         if pd.api.types.infer_dtype(c.by_code(used), skipna=False) == "string":  # one C pass: all labels
             bad = None
         else:
@@ -442,7 +446,7 @@ def split_questions(
     q_raw, q_names = pd.factorize(table["question"])
     q_codes: np.ndarray = np.asarray(q_raw, dtype=np.int64)
     rubric_names = [q.name for q in rubric.questions] if rubric is not None else []
-    present_codes = np.unique(q_codes[used])
+    present_codes = np.flatnonzero(np.bincount(q_codes[used], minlength=len(q_names)))
     present = sorted(str(q_names[k]) for k in present_codes.tolist())
     order = [n for n in rubric_names if n in present] + [n for n in present if n not in rubric_names]
     for name in sorted(set(lv) - set(present)):
@@ -503,7 +507,7 @@ def _candidates_by_item(c: _Codes, all_rows: np.ndarray, pref_rows: np.ndarray) 
         row_code = np.asarray(index.get_indexer(pd.Index(c.cands, dtype=object)), dtype=np.int64)[row_code]
         p_code = np.asarray(index.get_indexer(pd.Index(p_vals, dtype=object)), dtype=np.int64)
     width = len(names) + 1
-    keys = np.unique(np.concatenate([c.item[rows] * width + row_code, p_items * width + p_code]))
+    keys = np.sort(pd.unique(np.concatenate([c.item[rows] * width + row_code, p_items * width + p_code])))
     item_codes, cand_codes = np.divmod(keys, width)
     cand_ids = names[cand_codes].tolist()
     bounds = np.flatnonzero(np.diff(item_codes)) + 1
@@ -537,7 +541,7 @@ def _pivot(
     is_judge_name = np.array([str(a).startswith(JUDGE_PREFIX) for a in ann_names.tolist()], dtype=bool)
     is_judge = is_judge_name[c.ann[rows]]
     numeric = kind in _NUMERIC_KINDS
-    used = np.unique(c.value[rows])
+    used = c.used(c.value[rows])
     if numeric:
         lookup = np.full(len(c.uniques), np.nan)
         lookup[used] = [float(c.uniques[k]) for k in used.tolist()]
@@ -548,7 +552,7 @@ def _pivot(
     values = c.value[rows]
 
     def matrix(mask: np.ndarray) -> tuple[list[str], np.ndarray]:
-        present = np.unique(c.ann[rows][mask])
+        present = np.flatnonzero(np.bincount(c.ann[rows][mask], minlength=len(ann_names)))
         who = [str(ann_names[k]) for k in present.tolist()]
         slot = np.full(len(ann_names), -1, dtype=np.int64)
         slot[present] = np.arange(len(present))
