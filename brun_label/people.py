@@ -41,6 +41,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from brun_label.model import JUDGE_PREFIX
@@ -78,14 +79,16 @@ def attribute_people(table: pd.DataFrame, project: Project) -> tuple[pd.DataFram
     for person in project.people:
         for platform, ident in person.identities.items():
             lookup[(platform, ident.strip().lower())] = person.name
-    platforms = table["platform"].astype("object").where(table["platform"].notna(), "").map(str)
-    annotators = table["annotator"].map(str)
-    pairs = pd.Series(list(zip(platforms, annotators.str.strip().str.lower(), strict=True)), index=table.index)
-    names = pairs.map(lambda pair: lookup.get(pair))
+    platforms = table["platform"].astype("object").where(table["platform"].notna(), "").astype(str)
+    annotators = table["annotator"].astype(str)
+    # one lookup per distinct (platform, identity), not per row: tables run to millions of rows
+    codes, uniques = pd.factorize(platforms + "\x00" + annotators.str.strip().str.lower())
+    found = np.array([lookup.get(tuple(u.split("\x00", 1))) for u in uniques], dtype=object)
+    names = pd.Series(found[codes] if len(codes) else np.array([], dtype=object), index=table.index)
     judge = annotators.str.startswith(JUDGE_PREFIX)
     unmatched = names.isna() & ~judge
     out = table.copy()
-    out["annotator"] = annotators.where(~names.notna(), names)
+    out["annotator"] = annotators.where(names.isna(), names)
     labels = platforms.where(platforms != "", "unknown") + ":" + annotators
     out.loc[unmatched, "annotator"] = labels[unmatched]
     report.unmatched = {str(k): int(v) for k, v in labels[unmatched].value_counts().items()}

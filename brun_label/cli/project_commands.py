@@ -88,7 +88,7 @@ def run_project_pull(project: Project, *, full: bool, include_judge: bool, stric
     on_progress, bars = _progress("pull from")
     try:
         result = pull_project(project, rubric, backend_for, include_judge=include_judge, progress=on_progress,
-                              keys=pushed.keys, full=full)
+                              keys=pushed.keys, full=full, state_dir=project.state_dir)
     finally:
         for bar in bars.values():
             bar.close()
