@@ -100,6 +100,8 @@ DELETE_CHUNK = 1000
 #: Up to this many duplicates, each is asked for its annotations and drafts before it is deleted
 #: (one request each, ≈ 50 ms); more come from a race seconds old, trusted to the listing's counts.
 VERIFY_MAX = 200
+#: How often a deletion of duplicates that the server failed (HTTP 5xx) is sent again.
+DELETE_RETRIES = 3
 #: Seconds between polls of an export snapshot still being built (a server with Redis builds
 #: it in the background).
 EXPORT_POLL_SECONDS = 0.5
@@ -315,13 +317,28 @@ class LabelStudioBackend:
             return set()
         for start in range(0, len(doomed), DELETE_CHUNK):
             chunk = doomed[start:start + DELETE_CHUNK]
-            with sdk_errors(self.url, "removing duplicate tasks"):
-                self.client.actions.create(id="delete_tasks", project=project_id,
-                                           selected_items={"all": False, "included": chunk},
-                                           request_options=NO_RETRY)
+            self._delete_tasks(project_id, chunk)
         notes.append(f"removed {len(doomed)} duplicate task(s) of {n_samples} sample(s){why} "
                      "(kept the annotated task, else the lowest task id)")
         return set(doomed)
+
+    def _delete_tasks(self, project_id: int, ids: list[int]) -> None:
+        """Delete these tasks (idempotent: ids already gone are skipped by the server).
+
+        Two healers deleting the same tasks at once can make the server answer 500; the same
+        deletion is then sent again, a few times.
+        """
+        for attempt in range(DELETE_RETRIES + 1):
+            try:
+                with sdk_errors(self.url, "removing duplicate tasks"):
+                    self.client.actions.create(id="delete_tasks", project=project_id,
+                                               selected_items={"all": False, "included": ids},
+                                               request_options=NO_RETRY)
+                return
+            except ServerError as exc:
+                if attempt == DELETE_RETRIES:
+                    raise ServerError(f"{exc}; re-run the same push to finish removing duplicates") from None
+                time.sleep(0.5 * (attempt + 1))
 
     def _verified(self, index: TaskIndex, doomed: list[int]) -> tuple[list[int], list[str]]:
         """Ask each doomed task for its annotations and drafts (not the listing's counters) and
