@@ -100,6 +100,8 @@ DELETE_CHUNK = 1000
 #: Up to this many duplicates, each is asked for its annotations and drafts before it is deleted
 #: (one request each, ≈ 50 ms); more come from a race seconds old, trusted to the listing's counts.
 VERIFY_MAX = 200
+#: Listings of a title that names several projects before calling it a conflict (0.5 s apart).
+SETTLE_TRIES = 6
 #: How often a deletion of duplicates that the server failed (HTTP 5xx) is sent again.
 DELETE_RETRIES = 3
 #: Seconds between polls of an export snapshot still being built (a server with Redis builds
@@ -255,9 +257,16 @@ class LabelStudioBackend:
 
     def find_project(self, title: str) -> Any | None:
         """Return the project with exactly this title (None if there is none)."""
-        with sdk_errors(self.url, "listing projects"):
-            # Only the fields used: the default also counts annotations, predictions… per project.
-            found = [p for p in self.client.projects.list(title=title, include=PROJECT_FIELDS) if p.title == title]
+        for attempt in range(SETTLE_TRIES):
+            with sdk_errors(self.url, "listing projects"):
+                # Only the fields used: the default also counts annotations, predictions… per project.
+                found = [p for p in self.client.projects.list(title=title, include=PROJECT_FIELDS)
+                         if p.title == title]
+            # Pushes that created a project each at the same time settle on one within a request
+            # or two (:meth:`_settle_project`): look again before calling it a conflict.
+            if len(found) < 2 or attempt == SETTLE_TRIES - 1:
+                break
+            time.sleep(0.5)
         if len(found) > 1:
             ids = ", ".join(str(p.id) for p in found)
             raise ConflictError(f"{len(found)} Label Studio projects are titled {title!r} (ids {ids}); rename all but one")
@@ -286,12 +295,12 @@ class LabelStudioBackend:
                     index.by_sample.setdefault(sid, []).append(TaskRef(int(task.id), worked))
         return index
 
-    def task_count(self, project_id: int) -> int:
-        """The number of tasks in the project now (one small request)."""
+    def task_count(self, project_id: int) -> int | None:
+        """The number of tasks in the project now (one small request); None when it is gone."""
         with sdk_errors(self.url, "counting tasks"):
             found = [p for p in self.client.projects.list(ids=str(project_id), include="id,task_number")
                      if int(p.id) == project_id]
-        return int(getattr(found[0], "task_number", 0) or 0) if found else 0
+        return int(getattr(found[0], "task_number", 0) or 0) if found else None
 
     def heal(self, project_id: int, index: TaskIndex, notes: list[str], *, dry_run: bool = False,
              why: str = "") -> set[int]:
@@ -381,7 +390,10 @@ class LabelStudioBackend:
         if not _same_config(survivor.label_config, xml):
             raise ConflictError(f"another push created Label Studio project {title!r} (id {survivor.id}) at the "
                                 "same time with a different labeling config; nothing was imported")
-        if self.task_count(int(project.id)) == 0:
+        # Empty, or holding only tasks a racing push imported before it saw the survivor (its
+        # ids can commit before a lower one): nobody's work. That push imports again (see push).
+        mine = self.task_index(int(project.id))
+        if not any(t.annotated for tasks in mine.by_sample.values() for t in tasks):
             with sdk_errors(self.url, "removing the project a racing push made redundant"):
                 self.client.projects.delete(id=project.id, request_options=NO_RETRY)
         return survivor
@@ -443,7 +455,8 @@ class LabelStudioBackend:
             return [str(p.title) for p in self.client.projects.list(title=base, include="id,title")]
 
     def _push_one(
-        self, samples: Sequence[Sample], rubric: Rubric, options: PushOptions, progress: ProgressFn | None = None
+        self, samples: Sequence[Sample], rubric: Rubric, options: PushOptions, progress: ProgressFn | None = None,
+        *, rerouted: bool = False,
     ) -> PushResult:
         """Create or reuse the project and import the samples that are not in it yet."""
         title = options.target
@@ -507,7 +520,14 @@ class LabelStudioBackend:
             notes.append(f"annotations per task set to {options.annotators_per_item}")
         ours = self._import(project.id, todo, rubric, config, n_slots, options, notes, progress)
         self._apply_judge_mode(project.id, options.show_judge, unique.values(), notes)
-        if todo and self.task_count(project.id) != n_before + len(ours):
+        count = self.task_count(project.id) if todo else None
+        if todo and count is None and not rerouted:
+            # A racing push created the same title first, and removed this one after the import.
+            again = self._push_one(samples, rubric, options, progress, rerouted=True)
+            again.notes.insert(0, "the project this push first used was a duplicate that a racing push removed; "
+                                  "pushed again into the one that stays")
+            return again
+        if todo and count != n_before + len(ours):
             # Someone imported (or deleted) at the same time: list once more and heal.
             removed = self.heal(project.id, self.task_index(project.id), notes,
                                 why=" left by another push running at the same time")
