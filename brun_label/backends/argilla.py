@@ -31,11 +31,11 @@ from typing import Any
 
 from brun_label.backends.argilla_errors import argilla_errors
 from brun_label.backends.argilla_records import (
-    PLATFORM,
     JUDGE_SHOWN_KEY,
+    PLATFORM,
     RecordError,
-    record_for_sample,
     judge_mode_note,
+    record_for_sample,
     record_judge_order,
     record_order,
     rows_for_record,
@@ -144,6 +144,55 @@ class ArgillaBackend:
                 return dict(ws)
         known = ", ".join(sorted(w["name"] for w in items)) or "none"
         raise NotFoundError(f"Argilla at {self.url}: no workspace {name!r} for this user (known: {known})")
+
+    def _workspace_for_push(self, name: str | None, dry_run: bool, notes: list[str]) -> dict[str, Any] | None:
+        """The push's workspace; a missing named one is created when the key may (an owner's).
+
+        Returns None only for a dry run that would create it.
+        """
+        try:
+            return self._workspace(name)
+        except NotFoundError:
+            if name is None:
+                raise
+        if dry_run:
+            notes.append(f"would create workspace {name!r}")
+            return None
+        with argilla_errors(self.url, f"create workspace {name!r}"):
+            response = self.client.http_client.post("/api/v1/workspaces", json={"name": name})
+            if response.status_code == 403:
+                raise NotFoundError(f"Argilla at {self.url}: no workspace {name!r}, and this key may not "
+                                    "create one (an owner's key can)")
+            if response.status_code != 409:  # 409: created meanwhile by a concurrent push
+                response.raise_for_status()
+                notes.append(f"created workspace {name!r}")
+        return self._workspace(name)
+
+    def _find_dataset(self, name: str, workspace_name: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Find a dataset by name: in the named workspace, else in any workspace the key can see.
+
+        Two datasets of that name in different workspaces, and no ``--workspace``, is an error naming them.
+        """
+        if workspace_name is not None:
+            workspace = self._workspace(workspace_name)
+            dataset = self._dataset(name, workspace)
+            if dataset is None:
+                raise NotFoundError(f"Argilla at {self.url}: no dataset {name!r} in workspace {workspace['name']!r}")
+            return dataset, workspace
+        workspaces = {str(w["id"]): dict(w) for w in
+                      self._request("GET", "/api/v1/me/workspaces", "list workspaces")["items"]}
+        items = self._request("GET", "/api/v1/me/datasets", "list datasets", params={"name": name})["items"]
+        matches = [dict(d) for d in items if d["name"] == name]
+        if not matches:
+            raise NotFoundError(f"Argilla at {self.url}: no dataset {name!r} in any workspace this key can see")
+        if len(matches) > 1:
+            where = ", ".join(sorted(workspaces.get(str(d["workspace_id"]), {}).get("name", str(d["workspace_id"]))
+                                     for d in matches))
+            raise InputError(f"Argilla at {self.url}: {len(matches)} datasets are named {name!r} (workspaces: "
+                             f"{where}): pass --workspace", field="--workspace")
+        dataset = matches[0]
+        workspace = workspaces.get(str(dataset["workspace_id"])) or {"id": dataset["workspace_id"], "name": "?"}
+        return dataset, workspace
 
     def _dataset(self, name: str, workspace: dict[str, Any]) -> dict[str, Any] | None:
         items = self._request("GET", "/api/v1/me/datasets", "list datasets",
@@ -272,8 +321,12 @@ class ArgillaBackend:
     ) -> PushResult:
         """Create or reuse the dataset and add the samples that are not there yet."""
         needed = max([2, *(len(s.candidates) for s in samples)])
-        workspace = self._workspace(options.workspace)
         notes: list[str] = []
+        found = self._workspace_for_push(options.workspace, options.dry_run, notes)
+        if found is None:  # a dry run that would create the workspace, and so the dataset
+            return PushResult(platform=PLATFORM, target=options.target, created=True, n_samples=len(samples),
+                              n_existing=0, n_added=len(samples), dry_run=True, notes=notes)
+        workspace = found
         dataset = self._published_dataset(options.target, workspace, options.dry_run, notes)
         created = dataset is None
         if dataset is None:
@@ -402,11 +455,7 @@ class ArgillaBackend:
 
     def _pull_one(self, rubric: Rubric | None, options: PullOptions, progress: ProgressFn | None = None) -> PullResult:
         """Return every annotator's responses (and the judges' suggestions) as the annotation table."""
-        workspace = self._workspace(options.workspace)
-        dataset = self._dataset(options.target, workspace)
-        if dataset is None:
-            raise NotFoundError(f"Argilla at {self.url}: no dataset {options.target!r} in workspace "
-                                f"{workspace['name']!r}")
+        dataset, workspace = self._find_dataset(options.target, options.workspace)
         question_names = {str(q["id"]): str(q["name"]) for q in self._questions(dataset["id"])}
         usernames = self._usernames(workspace)
         records: list[dict[str, Any]] = []

@@ -743,7 +743,8 @@ class LabelStudioBackend:
                     if str(row["annotator"]).startswith(JUDGE_PREFIX):
                         row["judge_shown"] = shown
                 table = pulled_table(rubric, reader.rows, orders, reader.judge_orders, reader.invalid)
-        return PullResult(table=table, invalid=reader.invalid, n_items=reader.n_items, notes=notes)
+        return PullResult(table=table, invalid=reader.invalid, n_items=reader.n_items, notes=notes,
+                          item_keys={str(tid): sid for tid, (sid, _order) in reader.orders.items()})
 
     def _recorded_rubric(self, tasks: list[Any], title: str, rubric: Rubric | None) -> tuple[Rubric, list[str]]:
         """The rubric push recorded on the tasks, checked against ``--rubric`` (:func:`recorded_rubric`)."""

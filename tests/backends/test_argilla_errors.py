@@ -134,8 +134,9 @@ def test_wrong_key_missing_dataset_and_workspace_on_a_real_server(
     out = str(tmp_path / "a.parquet")
     missing = runner.invoke(cli, ["pull", "--from", "argilla", "--dataset", "no-such-dataset", "-o", out])
     _one_line_error(missing, "no dataset 'no-such-dataset'")
-    no_ws = runner.invoke(cli, ["push", str(samples_file), "--to", "argilla", "--dataset", "d", "--workspace",
-                                "no-such-team", "--rubric", "de-escalation"])
+    # (a push with an owner's key creates a missing workspace: tests/backends/test_argilla_workspaces.py)
+    no_ws = runner.invoke(cli, ["pull", "--from", "argilla", "--dataset", "d", "--workspace", "no-such-team",
+                                "-o", out])
     _one_line_error(no_ws, "no workspace 'no-such-team'")
     monkeypatch.setenv("ARGILLA_API_KEY", "wrong-key-123")
     wrong = runner.invoke(cli, ["pull", "--from", "argilla", "--dataset", "d", "-o", out])

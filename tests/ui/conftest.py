@@ -27,9 +27,13 @@ VIEWPORT = {"width": 1366, "height": 768}
 PASSWORD = "Annotator-pw-123"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
-    """One headless chromium for the session (Playwright, no downloaded browser)."""
+    """One headless chromium for the UI tests (Playwright, no downloaded browser).
+
+    Package-scoped, not session-scoped: Playwright's sync API keeps an event loop running in the
+    main thread while it is open, and the doctests collected after ``tests/`` call ``asyncio.run``.
+    """
     if not Path(CHROMIUM).exists():
         pytest.fail("the UI tests need Debian's chromium: apt-get install -y chromium")
     from playwright.sync_api import sync_playwright
