@@ -60,7 +60,8 @@ def stale_writer(target_name: str, file_name: str) -> int | None:
     return int(pid) if pid.isdigit() and rest and "." not in rest else None
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (one that is not ours to signal counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -79,7 +80,7 @@ def remove_stale_temps(target: Path) -> list[Path]:
         return removed
     for name in names:
         pid = stale_writer(target.name, name)
-        if pid is None or pid == os.getpid() or _alive(pid):
+        if pid is None or pid == os.getpid() or pid_alive(pid):
             continue
         with contextlib.suppress(FileNotFoundError):
             os.unlink(target.parent / name)

@@ -32,12 +32,31 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 #: The columns a table is sorted by (stably: rows equal on all of them keep the platform's order).
 ORDER_COLUMNS = ("item_id", "candidate_id", "question", "annotator", "status", "submitted_at")
+
+
+@dataclass
+class ChangeSet:
+    """What one platform's incremental read found: the rows of the items read again, what to
+    replace and drop in the previous table, the next state, and the counts it saw."""
+
+    table: pd.DataFrame
+    replaced: set[str]
+    deleted: set[str]
+    state: dict[str, Any]
+    invalid: list[str]
+    counts: dict[str, int]
+    n_items: int
+    items_read: int
+    """Tasks (Label Studio) or records (Argilla) decoded again."""
+    notes: list[str] = field(default_factory=list)
 
 
 def canonical_order(table: pd.DataFrame) -> pd.DataFrame:

@@ -101,6 +101,21 @@ class Project:
     adjudicators: tuple[str, ...] = ()
     """People (names from ``people``) who may decide disputed items in the adjudication project."""
 
+    def export_gates(self) -> dict[str, float]:
+        """The export's consensus gates for this project: its ``gates``, else the defaults.
+
+        ``min_annotators`` defaults to 3, or, with adaptive overlap (``max_overlap`` set), to the
+        start ``overlap``, so that ``route``, ``status`` and ``export`` judge "clear" alike.
+
+        >>> project_from_dict({"samples": "s", "rubric": "r", "platforms": {"argilla": {"dataset": "d"}},
+        ...                    "overlap": 2, "max_overlap": 5}).export_gates()
+        {'min_annotators': 2.0, 'min_share': 0.8, 'max_flag_share': 0.0}
+        """
+        start = self.overlap if self.max_overlap is not None and self.overlap else 3
+        return {"min_annotators": float(self.gates.get("min_annotators", start)),
+                "min_share": float(self.gates.get("min_share", 0.8)),
+                "max_flag_share": float(self.gates.get("max_flag_share", 0.0))}
+
     @property
     def state_dir(self) -> str:
         """Where the project keeps its state (next to the table)."""

@@ -52,7 +52,7 @@ import pandas as pd
 from brun_label.atomic import atomic_write_text
 from brun_label.backends.base import Backend, PullOptions, pulled_table
 from brun_label.errors import BrunLabelError
-from brun_label.incremental import canonical_order, merge_changes
+from brun_label.incremental import ChangeSet, canonical_order, merge_changes
 from brun_label.masking import KeyMap, unmask_table
 from brun_label.model import JUDGE_PREFIX
 from brun_label.people import PeopleReport, attribute_people
@@ -190,6 +190,14 @@ def _full(platform: str, backend: Backend, rubric: Rubric, options: PullOptions,
     return pulled
 
 
+def _record(result: ProjectPullResult, platform: str, changes: ChangeSet, mode: str) -> None:
+    """Note what one platform's incremental read did in the project pull's result."""
+    result.modes[platform] = mode
+    result.items_read[platform] = changes.items_read
+    result.invalid += [f"{platform}: {problem}" for problem in changes.invalid]
+    result.notes += [f"{platform}: {note}" for note in changes.notes]
+
+
 def _pull_platform(platform: str, backend: Backend, rubric: Rubric, options: PullOptions,
                    entry: Mapping[str, Any] | None, cached: pd.DataFrame | None,
                    on_progress: Callable[[int, int], None], result: ProjectPullResult
@@ -206,10 +214,7 @@ def _pull_platform(platform: str, backend: Backend, rubric: Rubric, options: Pul
             except ls.NeedFullPull as why:
                 result.notes.append(f"{platform}: full pull ({why})")
             else:
-                result.modes[platform] = "incremental"
-                result.items_read[platform] = changes.tasks_read
-                result.invalid += [f"{platform}: {problem}" for problem in changes.invalid]
-                result.notes += [f"{platform}: {note}" for note in changes.notes]
+                _record(result, platform, changes, "incremental")
                 table = merge_changes(cached, changes.table, replaced=changes.replaced, deleted=changes.deleted)
                 return table, changes.state
         pulled = _full(platform, backend, rubric, options, on_progress, result, sort_invalid=True)
@@ -225,10 +230,7 @@ def _pull_platform(platform: str, backend: Backend, rubric: Rubric, options: Pul
             return canonical_order(_full(platform, backend, rubric, options, on_progress, result).table), None
         usable = dict(entry) if entry is not None and cached is not None else None
         read = ag.pull(backend, rubric, options, usable, probed, on_progress)
-        result.modes[platform] = "incremental" if usable is not None else "full"
-        result.items_read[platform] = read.records_read
-        result.invalid += [f"{platform}: {problem}" for problem in read.invalid]
-        result.notes += [f"{platform}: {note}" for note in read.notes]
+        _record(result, platform, read, "incremental" if usable is not None else "full")
         if usable is not None and cached is not None:
             return merge_changes(cached, read.table, replaced=read.replaced, deleted=read.deleted), read.state
         return canonical_order(read.table), read.state

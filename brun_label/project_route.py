@@ -85,11 +85,9 @@ def save_state(project: Project, state: RoutingState) -> None:
 
 
 def gates_of(project: Project) -> Gates:
-    """The export's gates as the project sets them (``min_annotators`` defaults to the start overlap)."""
-    g = project.gates
-    start = project.overlap or 3
-    return Gates(min_annotators=int(g.get("min_annotators", start)), min_share=float(g.get("min_share", 0.8)),
-                 max_flag_share=float(g.get("max_flag_share", 0.0)))
+    """The export's gates as the project sets them (:meth:`brun_label.project.Project.export_gates`)."""
+    g = project.export_gates()
+    return Gates(min_annotators=int(g["min_annotators"]), min_share=g["min_share"], max_flag_share=g["max_flag_share"])
 
 
 def excluded_people(table: pd.DataFrame, pushed: ProjectSamples, project: Project, rubric: Rubric) -> list[str]:
@@ -116,16 +114,6 @@ def plan(project: Project, rubric: Rubric, table: pd.DataFrame, pushed: ProjectS
     targets = {s.id: state.targets.get(s.id, start) for s in originals}
     return plan_routing(sel.items, voters_per_item(kept), targets, max_overlap=project.max_overlap,
                         gold_items=gold), excluded
-
-
-def pushed_id(pushed: ProjectSamples, sample_id: str) -> str:
-    """The id a sample was pushed under (its opaque key in a project with gold)."""
-    if pushed.keys is None:
-        return sample_id
-    for key, real in pushed.keys.items.items():
-        if real == sample_id:
-            return key
-    raise KeyError(sample_id)
 
 
 def apply(project: Project, rubric: Rubric, route: RoutePlan, pushed: ProjectSamples, state: RoutingState,

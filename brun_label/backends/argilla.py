@@ -39,6 +39,7 @@ from brun_label.backends.argilla_records import (
     record_judge_order,
     record_order,
     rows_for_record,
+    utc_timestamps,
 )
 from brun_label.backends.base import (
     ProgressFn,
@@ -484,10 +485,7 @@ class ArgillaBackend:
             rows += got
             invalid += bad
             n_items += 1
-        for row in rows:
-            when = row.get("submitted_at")
-            if isinstance(when, str) and when and not when.endswith("Z") and "+" not in when[10:]:
-                row["submitted_at"] = when + "Z"
+        utc_timestamps(rows)
         table = pulled_table(rubric, rows, orders, judge_orders, invalid)
         table = table.sort_values(["item_id", "candidate_id", "question", "annotator"], kind="stable")
         return PullResult(table=table.reset_index(drop=True), invalid=invalid, n_items=n_items, notes=notes)

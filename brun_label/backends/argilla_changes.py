@@ -40,8 +40,10 @@ from brun_label.backends.argilla_records import (
     record_judge_order,
     record_order,
     rows_for_record,
+    utc_timestamps,
 )
 from brun_label.backends.base import ProgressFn, PullOptions, pulled_table, recorded_rubric
+from brun_label.incremental import ChangeSet
 from brun_label.layout import RUBRIC_KEY
 from brun_label.rubric import Rubric
 
@@ -59,19 +61,6 @@ class Probe:
     """Datasets holding the samples of other candidate counts (then the dataset is pulled in full)."""
 
 
-@dataclass
-class Read:
-    """Rows of the records decoded, and what to replace and drop in the previous table."""
-
-    table: pd.DataFrame
-    replaced: set[str]
-    deleted: set[str]
-    state: dict[str, Any]
-    invalid: list[str]
-    counts: dict[str, int]
-    n_items: int
-    records_read: int
-    notes: list[str] = field(default_factory=list)
 
 
 def fingerprint(record: Mapping[str, Any]) -> str:
@@ -145,10 +134,7 @@ def _decode(records: Sequence[Mapping[str, Any]], rubric: Rubric, usernames: Map
         rows += got
         invalid += bad
         seen[str(record.get("id"))] = (sample_id, fingerprint(record))
-    for row in rows:
-        when = row.get("submitted_at")
-        if isinstance(when, str) and when and not when.endswith("Z") and "+" not in when[10:]:
-            row["submitted_at"] = when + "Z"
+    utc_timestamps(rows)
     table = pulled_table(rubric, rows, orders, judge_orders, invalid)
     return table, invalid, seen
 
@@ -170,7 +156,7 @@ def _records_ok(records: Any) -> bool:
 
 
 def pull(backend: Any, rubric: Rubric, options: PullOptions, state: dict[str, Any] | None, found: Probe,
-         progress: ProgressFn | None = None) -> Read:
+         progress: ProgressFn | None = None) -> ChangeSet:
     """Read the dataset: every record when ``state`` is None (a full pull), else what changed since it."""
     dataset = found.dataset
     if state is not None and (state.get("version") != STATE_VERSION or state.get("dataset_id") != dataset["id"]
@@ -210,6 +196,6 @@ def pull(backend: Any, rubric: Rubric, options: PullOptions, state: dict[str, An
     flat = sorted(m for msgs in invalid_by.values() for m in msgs)
     new_state = {"version": STATE_VERSION, "platform": PLATFORM, **_options_key(rubric, options),
                  "dataset_id": dataset["id"], "records": records_now, "invalid": invalid_by}
-    return Read(table=table, replaced=replaced, deleted=deleted, state=new_state,
-                invalid=flat, counts=dict(found.counts), n_items=n_items, records_read=len(todo),
+    return ChangeSet(table=table, replaced=replaced, deleted=deleted, state=new_state,
+                invalid=flat, counts=dict(found.counts), n_items=n_items, items_read=len(todo),
                 notes=notes)

@@ -389,3 +389,15 @@ def judge_shown(record: Mapping[str, Any]) -> str:
         return "yes" if recorded else "no"
     return "yes" if record.get("suggestions") else "no"
 
+
+def utc_timestamps(rows: list[dict[str, Any]]) -> None:
+    """Mark Argilla's naive UTC timestamps (``2026-01-01T10:00:00``) as UTC, in place.
+
+    >>> rows = [{"submitted_at": "2026-01-01T10:00:00"}, {"submitted_at": "2026-01-01T10:00:00+00:00"}]
+    >>> utc_timestamps(rows); [r["submitted_at"] for r in rows]
+    ['2026-01-01T10:00:00Z', '2026-01-01T10:00:00+00:00']
+    """
+    for row in rows:
+        when = row.get("submitted_at")
+        if isinstance(when, str) and when and not when.endswith("Z") and "+" not in when[10:]:
+            row["submitted_at"] = when + "Z"

@@ -39,12 +39,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pandas as pd
-
 from brun_label.backends.base import PullOptions, PullResult, pulled_table, recorded_rubric
 from brun_label.backends.label_studio_errors import sdk_errors
 from brun_label.backends.label_studio_format import PLATFORM, ConfigIndex, TaskReader, user_names
 from brun_label.errors import NotFoundError, ServerError
+from brun_label.incremental import ChangeSet
 from brun_label.layout import RUBRIC_KEY
 from brun_label.model import JUDGE_PREFIX
 from brun_label.rubric import Rubric
@@ -110,19 +109,6 @@ class Probe:
     """Projects holding the samples of other candidate counts (pulled with it; not incrementally)."""
 
 
-@dataclass
-class Changes:
-    """The rows of the tasks read again, and what to replace and drop in the previous table."""
-
-    table: pd.DataFrame
-    replaced: set[str]
-    deleted: set[str]
-    state: dict[str, Any]
-    invalid: list[str]
-    counts: dict[str, int]
-    n_items: int
-    tasks_read: int
-    notes: list[str] = field(default_factory=list)
 
 
 def _iso(when: datetime) -> str:
@@ -333,7 +319,7 @@ def _export(backend: Any, project_id: int, ids: Sequence[int]) -> list[dict[str,
 
 
 def pull_changes(backend: Any, rubric: Rubric, options: PullOptions, state: dict[str, Any],
-                 found: Probe) -> Changes:
+                 found: Probe) -> ChangeSet:
     """Read what changed since ``state`` (see the module docstring); :class:`NeedFullPull` if it cannot."""
     reason = state_matches(state, found, rubric, options)
     if reason is not None:
@@ -412,5 +398,5 @@ def pull_changes(backend: Any, rubric: Rubric, options: PullOptions, state: dict
                       "draft_tasks": sorted(drafts), "invalid": invalid})
     flat = sorted(m for msgs in invalid.values() for m in msgs)
     n_items = sum(1 for sid in tasks_now.values() if sid)
-    return Changes(table=table, replaced=replaced, deleted=deleted, state=new_state, invalid=flat,
-                   counts=dict(found.counts), n_items=n_items, tasks_read=len(tasks), notes=notes)
+    return ChangeSet(table=table, replaced=replaced, deleted=deleted, state=new_state, invalid=flat,
+                   counts=dict(found.counts), n_items=n_items, items_read=len(tasks), notes=notes)

@@ -126,12 +126,13 @@ def dpo(
     if card is not None and no_card:
         raise click.UsageError("--card and --no-card cannot be used together")
     project = current_project(project_file, required=False)
-    gates_cfg = dict(project.gates) if project is not None else {}
-    min_annotators = min_annotators if min_annotators is not None else int(gates_cfg.get("min_annotators", 3))
-    min_share = min_share if min_share is not None else float(gates_cfg.get("min_share", 0.8))
-    max_flag_share = max_flag_share if max_flag_share is not None else float(gates_cfg.get("max_flag_share", 0.0))
-    if min_gold_accuracy is None and "min_gold_accuracy" in gates_cfg:
-        min_gold_accuracy = float(gates_cfg["min_gold_accuracy"])
+    defaults = (project.export_gates() if project is not None
+                else {"min_annotators": 3.0, "min_share": 0.8, "max_flag_share": 0.0})
+    min_annotators = min_annotators if min_annotators is not None else int(defaults["min_annotators"])
+    min_share = min_share if min_share is not None else defaults["min_share"]
+    max_flag_share = max_flag_share if max_flag_share is not None else defaults["max_flag_share"]
+    if min_gold_accuracy is None and project is not None and "min_gold_accuracy" in project.gates:
+        min_gold_accuracy = float(project.gates["min_gold_accuracy"])
     if pseudonymize and project is None:
         raise InputError("pseudonyms are stable per project: run in a project folder (brun-label init)",
                          field="--pseudonymize")

@@ -53,7 +53,7 @@ def collect(project_file: str | None, *, full: bool) -> dict[str, Any]:
             items[platform] = counts["records"]
     status = project_status(result.table, rubric, platform_tables=result.platform_tables,
                             server_counts=result.server_counts, platform_items=items, candidates=candidates,
-                            overlap=project.overlap, gates=project.gates)
+                            overlap=project.overlap, gates=project.export_gates())
     status["pull"] = {"modes": result.modes, "items_read": result.items_read, "seconds": round(took, 2),
                       "invalid_answers": len(result.invalid), "notes": notes + result.notes}
     return status

@@ -19,6 +19,7 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from brun_label.atomic import pid_alive
 from brun_label.errors import BackendError
 
 #: The umask of every server process: what it creates (databases, SQLite -wal/-journal files,
@@ -203,17 +204,6 @@ def wait_http(url: str, *, timeout: float, ok_codes: tuple[int, ...] = (200,), h
             last = str(exc)
         time.sleep(0.25)
     raise BackendError(f"server at {url} did not become ready in {timeout:.0f} s ({last})")
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this pid exists."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class LocalServer:
