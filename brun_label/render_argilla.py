@@ -87,6 +87,16 @@ def field_text(text: str) -> str:
 GUIDELINES_FIELD = "guidelines"
 
 
+def guidelines_markdown(text: str) -> str:
+    r"""The rubric's guidelines as Argilla's (Markdown) guidelines panel may show them: emphasis kept,
+    no HTML and no links or images (a rubric is a user file: untrusted).
+
+    >>> print(guidelines_markdown('**Tone**: <img src=x onerror="alert(1)"> see [here](javascript:x) & ![i](http://t/x)'))
+    **Tone**: &lt;img src=x onerror="alert(1)"&gt; see \[here\](javascript:x) &amp; !\[i\](http://t/x)
+    """
+    return html.escape(text, quote=False).replace("[", "\\[").replace("]", "\\]")
+
+
 def guidelines_text(rubric: Rubric) -> str:
     """The guidelines as plain paragraphs, for the record field an annotator reads.
 
@@ -157,7 +167,7 @@ def render_argilla(rubric: Rubric, *, n_candidates: int = 2, min_submitted: int 
     for q in rubric.questions:
         if q.scope == "item":
             questions.append(_question(q, q.name, q.title, n_candidates))
-    guidelines = rubric.guidelines.strip() or rubric.description.strip() or rubric.title
+    guidelines = guidelines_markdown(rubric.guidelines.strip() or rubric.description.strip() or rubric.title)
     return {
         "guidelines": guidelines,
         "questions": questions,
