@@ -33,10 +33,12 @@ PLATFORM_TARGET_KEYS = {"label-studio": "project", "argilla": "dataset"}
 #: The project file's name in the working folder.
 PROJECT_FILE = "brun-label.yaml"
 #: Gates a project may set for ``export dpo`` (names as the CLI flags, with underscores).
-GATE_KEYS = ("min_annotators", "min_share", "min_alpha", "max_flag_share", "min_gold_accuracy")
+GATE_KEYS = ("min_annotators", "min_share", "min_alpha", "max_flag_share", "min_gold_accuracy", "min_posterior")
+#: How the export reaches a candidate's verdict (``consensus``; see ``brun_label.exporters.pairs.Gates``).
+CONSENSUS = ("share", "dawid-skene")
 _PSEUDONYM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 _KNOWN = {"version", "samples", "rubric", "rubric_identity", "platforms", "people", "overlap", "gates",
-          "table", "pseudonym_salt", "gold", "gold_share", "max_overlap", "adjudicators"}
+          "table", "pseudonym_salt", "gold", "gold_share", "max_overlap", "adjudicators", "consensus"}
 
 
 class ProjectError(ValueError):
@@ -100,21 +102,33 @@ class Project:
     """Adaptive overlap: ``route`` adds annotators up to this many per item (``overlap`` is the start)."""
     adjudicators: tuple[str, ...] = ()
     """People (names from ``people``) who may decide disputed items in the adjudication project."""
+    consensus: str | None = None
+    """``share`` or ``dawid-skene``; None: the default (``dawid-skene`` with adaptive overlap)."""
 
-    def export_gates(self) -> dict[str, float]:
+    def export_gates(self) -> dict[str, Any]:
         """The export's consensus gates for this project: its ``gates``, else the defaults.
 
         ``min_annotators`` defaults to 3, or, with adaptive overlap (``max_overlap`` set), to the
-        start ``overlap``, so that ``route``, ``status`` and ``export`` judge "clear" alike.
+        start ``overlap``, so that ``route``, ``status`` and ``export`` judge "clear" alike. The
+        ``consensus`` defaults to ``share`` (votes counted), or, with adaptive overlap, to
+        ``dawid-skene``: deciding with as few as ``overlap`` people needs votes weighed by each
+        person's reliability (``bench/bench_quality_loop.py`` measures why).
 
         >>> project_from_dict({"samples": "s", "rubric": "r", "platforms": {"argilla": {"dataset": "d"}},
         ...                    "overlap": 2, "max_overlap": 5}).export_gates()
-        {'min_annotators': 2.0, 'min_share': 0.8, 'max_flag_share': 0.0}
+        {'min_annotators': 2.0, 'min_share': 0.8, 'max_flag_share': 0.0, 'consensus': 'dawid-skene', 'min_posterior': 0.99}
+        >>> project_from_dict({"samples": "s", "rubric": "r", "platforms": {"argilla": {"dataset": "d"}}}).export_gates()
+        {'min_annotators': 3.0, 'min_share': 0.8, 'max_flag_share': 0.0, 'consensus': 'share'}
         """
-        start = self.overlap if self.max_overlap is not None and self.overlap else 3
-        return {"min_annotators": float(self.gates.get("min_annotators", start)),
-                "min_share": float(self.gates.get("min_share", 0.8)),
-                "max_flag_share": float(self.gates.get("max_flag_share", 0.0))}
+        adaptive = self.max_overlap is not None
+        start = self.overlap if adaptive and self.overlap else 3
+        out: dict[str, Any] = {"min_annotators": float(self.gates.get("min_annotators", start)),
+                               "min_share": float(self.gates.get("min_share", 0.8)),
+                               "max_flag_share": float(self.gates.get("max_flag_share", 0.0)),
+                               "consensus": self.consensus or ("dawid-skene" if adaptive else "share")}
+        if out["consensus"] == "dawid-skene":
+            out["min_posterior"] = float(self.gates.get("min_posterior", 0.99))
+        return out
 
     @property
     def state_dir(self) -> str:
@@ -240,6 +254,8 @@ def project_from_dict(raw: Any) -> Project:
             raise ProjectError(("gates", k), "must be a non-negative number")
         if k in ("min_share", "max_flag_share", "min_gold_accuracy") and v > 1:
             raise ProjectError(("gates", k), "is a share: at most 1")
+        if k == "min_posterior" and not 0.5 < v < 1:
+            raise ProjectError(("gates", k), "is a probability: above 0.5 and below 1 (e.g. 0.99)")
         gates[k] = float(v)
     table = _str(raw.get("table", ".brun-label/project/annotations.parquet"), ("table",))
     assert table is not None
@@ -264,9 +280,13 @@ def project_from_dict(raw: Any) -> Project:
             raise ProjectError(("adjudicators", i), f"{a!r} is not a person of the project (people[].name)")
     if gold is not None and salt is None:
         raise ProjectError(("pseudonym_salt",), "a project with gold items needs its salt (brun-label init writes one)")
+    consensus = raw.get("consensus")
+    if consensus is not None and consensus not in CONSENSUS:
+        raise ProjectError(("consensus",), f"must be {' or '.join(CONSENSUS)}")
     return Project(samples=samples, rubric=rubric, targets=targets, people=people, rubric_identity=identity,
                    overlap=overlap, gates=gates, table=table, pseudonym_salt=salt, gold=gold,
-                   gold_share=float(share), max_overlap=max_overlap, adjudicators=tuple(adjudicators_raw))
+                   gold_share=float(share), max_overlap=max_overlap, adjudicators=tuple(adjudicators_raw),
+                   consensus=consensus)
 
 
 def project_to_dict(project: Project) -> dict[str, Any]:
@@ -304,6 +324,8 @@ def project_to_dict(project: Project) -> dict[str, Any]:
         out["max_overlap"] = project.max_overlap
     if project.adjudicators:
         out["adjudicators"] = list(project.adjudicators)
+    if project.consensus is not None:
+        out["consensus"] = project.consensus
     out["table"] = project.table
     if project.pseudonym_salt:
         out["pseudonym_salt"] = project.pseudonym_salt

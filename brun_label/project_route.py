@@ -86,8 +86,7 @@ def save_state(project: Project, state: RoutingState) -> None:
 
 def gates_of(project: Project) -> Gates:
     """The export's gates as the project sets them (:meth:`brun_label.project.Project.export_gates`)."""
-    g = project.export_gates()
-    return Gates(min_annotators=int(g["min_annotators"]), min_share=g["min_share"], max_flag_share=g["max_flag_share"])
+    return Gates.from_settings(project.export_gates())
 
 
 def excluded_people(table: pd.DataFrame, pushed: ProjectSamples, project: Project, rubric: Rubric) -> list[str]:

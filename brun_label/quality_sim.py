@@ -10,11 +10,15 @@ pairs (:func:`pair_precision`).
 Strategies (:func:`run_strategy`):
 
 ``fixed``
-    every item gets ``overlap`` distinct workers; the export's default gates (3 voters, 80%).
+    every item gets ``overlap`` distinct workers; the export's gates with ``min_annotators`` =
+    ``overlap`` (the defaults: 3 voters, 80%).
 ``adaptive``
     every item starts with ``start`` workers; after each round :func:`brun_label.routing.plan_routing`
     adds one worker to the items without a clear decision under the export's gates (``min_annotators``
     = ``start``), up to ``max_overlap``.
+
+Either runs with the export's ``share`` consensus (votes counted) or its ``dawid-skene`` one (votes
+weighed by the reliability each worker shows in the table, :mod:`brun_label.agreement.verdicts`).
 ``gold``
     (with either) every worker first answers ``n_gold`` gold items; workers whose exact gold accuracy
     is below ``min_gold_accuracy`` are left out of routing and export, as
@@ -198,8 +202,13 @@ def _gold_filter(pool: Sequence[Worker], n_gold: int, min_accuracy: float, rubri
 
 def run_strategy(world: Sequence[TrueItem], pool: Sequence[Worker], strategy: str, *, seed: int = 0,
                  overlap: int = 3, start: int = 2, max_overlap: int = 5, n_gold: int = 0,
-                 min_gold_accuracy: float = 0.8) -> StrategyResult:
-    """Run ``fixed`` or ``adaptive`` on ``world`` with ``pool`` (``n_gold`` > 0 adds the gold filter)."""
+                 min_gold_accuracy: float = 0.8, consensus: str = "share",
+                 min_posterior: float = 0.99) -> StrategyResult:
+    """Run ``fixed`` or ``adaptive`` on ``world`` with ``pool`` (``n_gold`` > 0 adds the gold filter).
+
+    ``consensus`` is the export's (:class:`brun_label.exporters.pairs.Gates`): ``share`` counts
+    votes, ``dawid-skene`` weighs them by the reliability each worker shows in the table.
+    """
     rubric = load_rubric("de-escalation")
     rng = np.random.default_rng(seed)
     excluded: set[str] = set()
@@ -226,7 +235,8 @@ def run_strategy(world: Sequence[TrueItem], pool: Sequence[Worker], strategy: st
         for _ in range(first):
             add_worker(it.id)
     judgments += sum(len(v) for v in assigned.values())
-    gates = Gates() if strategy == "fixed" else Gates(min_annotators=start)
+    gates = Gates(min_annotators=overlap if strategy == "fixed" else start, consensus=consensus,
+                  min_posterior=min_posterior)
     rounds = 1
     if strategy == "adaptive":
         targets = {it.id: start for it in world}
@@ -251,5 +261,5 @@ def run_strategy(world: Sequence[TrueItem], pool: Sequence[Worker], strategy: st
     table = make_table(rows)
     kept = table[~table["annotator"].isin(excluded)]
     sel = select_pairs(kept, frame, rubric, gates)
-    name = strategy + (" + gold" if n_gold else "")
+    name = strategy + (" + gold" if n_gold else "") + ("" if consensus == "share" else f" ({consensus})")
     return StrategyResult(name, judgments, len(sel.pairs), pair_precision(sel.pairs, world), sorted(excluded), rounds)

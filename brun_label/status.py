@@ -119,7 +119,7 @@ def _agreement(table: pd.DataFrame, rubric: Rubric, seed: int) -> dict[str, dict
 
 
 def _consensus(table: pd.DataFrame, rubric: Rubric, candidates: pd.DataFrame | None,
-               gates: Mapping[str, float]) -> dict[str, Any]:
+               gates: Mapping[str, Any]) -> dict[str, Any]:
     from brun_label.exporters.pairs import Gates, candidates_frame, select_pairs
 
     if rubric.zone_question() is None:
@@ -130,13 +130,7 @@ def _consensus(table: pd.DataFrame, rubric: Rubric, candidates: pd.DataFrame | N
         for item, cid in cand.itertuples(index=False):
             grouped.setdefault(str(item), []).append(str(cid))
         candidates = candidates_frame(sorted(grouped.items()))
-    kwargs: dict[str, Any] = {}
-    if "min_annotators" in gates:
-        kwargs["min_annotators"] = int(gates["min_annotators"])
-    for key in ("min_share", "max_flag_share"):
-        if key in gates:
-            kwargs[key] = float(gates[key])
-    chosen = Gates(**kwargs)
+    chosen = Gates.from_settings(gates)
     if candidates.empty:
         return {"gates": chosen.as_dict(), "items": 0, "exportable_items": 0, "short_of_votes_items": 0,
                 "reasons": {}, "exportable": [], "short_of_votes": []}
@@ -177,7 +171,7 @@ def project_status(
     platform_items: Mapping[str, int] | None = None,
     candidates: pd.DataFrame | None = None,
     overlap: int | None = None,
-    gates: Mapping[str, float] | None = None,
+    gates: Mapping[str, Any] | None = None,
     now: str | datetime | None = None,
     seed: int = 0,
 ) -> dict[str, Any]:

@@ -205,6 +205,25 @@ def _fmt_alpha(value: Any) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
+def _consensus_text(gates: Mapping[str, Any]) -> str:
+    """The card's *Clear consensus* line, for the counted (``share``) or the weighed consensus."""
+    if gates.get("consensus", "share") == "dawid-skene":
+        return (
+            f"- **Clear consensus** (reliability-weighted, Dawid–Skene): a candidate counts as *good* when at "
+            f"least {gates['min_annotators']} annotators judged it and the probability that it is in the zone "
+            f"with no flag is at least {gates.get('min_posterior', 0.99):.1%}, given every verdict and each "
+            "annotator's error rates learned from the whole table; *bad* when the probability of the opposite "
+            "is that high. A flag counts through the verdict, weighed like the zone. Only submitted answers "
+            "count; judges never vote.")
+    return (
+        f"- **Clear consensus**: a candidate counts as *good* when at least {gates['min_annotators']} "
+        f"annotators judged it, at least {gates['min_share']:.0%} of them put it in the zone with no flag, and "
+        + ("no annotator ticked any flag (a flag is a veto)" if not gates["max_flag_share"]
+           else f"at most {gates['max_flag_share']:.0%} of them ticked any flag")
+        + f"; *bad* when at least {gates['min_share']:.0%} put it out of the zone or flagged it. "
+        "Only submitted answers count; judges never vote.")
+
+
 def _pairing_text(pairing: Mapping[str, Any]) -> str:
     """Say which of a scenario's pairs were kept (the default is ``all`` with no cap)."""
     strategy = pairing.get("strategy", "all")
@@ -378,14 +397,13 @@ def render_card(summary: Mapping[str, Any]) -> str:
         "",
         "## Gates",
         "",
-        f"- **Clear consensus**: a candidate counts as *good* when at least {gates['min_annotators']} "
-        f"annotators judged it, at least {gates['min_share']:.0%} of them put it in the zone with no flag, and "
-        + ("no annotator ticked any flag (a flag is a veto)" if not gates["max_flag_share"]
-           else f"at most {gates['max_flag_share']:.0%} of them ticked any flag")
-        + f"; *bad* when at least {gates['min_share']:.0%} put it out of the zone or flagged it. "
-        "Only submitted answers count; judges never vote.",
-        "- **Pairs**: a good candidate against a bad candidate of the same scenario, unless more than "
-        f"{1 - gates['min_share']:.0%} of the explicit preference votes contradict that pair: a vote for the "
+        _consensus_text(gates),
+        "- **Pairs**: a good candidate against a bad candidate of the same scenario, unless "
+        + (f"more than {1 - gates['min_share']:.0%} of the explicit preference votes contradict"
+           if gates.get("consensus", "share") == "share" else
+           "the explicit preference votes that contradict it weigh half or more of all of them (each voter "
+           "weighed by the log-odds of their reliability, the optimal weighted majority)")
+        + " that pair: a vote for the "
         "rejected one, \"both bad\", or a tie that includes the rejected one. A tie says two or more replies share "
         "the best place, namely the ones its voter judged good (with two candidates: both), so with three or "
         "more candidates a tie between the good ones never blocks good over bad; a tie from a voter who judged "

@@ -26,6 +26,18 @@ Definitions
     teach) flagged it; it is **bad** when ``n >= min_annotators`` and at least ``min_share``
     judged it bad; **thin** when ``n < min_annotators``; **split** otherwise. With 3 or 4
     annotators the default share means unanimity; with 5 or more, one dissenter is tolerated.
+*Reliability-weighted consensus* (``Gates(consensus="dawid-skene")``)
+    instead of counting votes, a binary Dawid–Skene model learns every annotator's two error rates
+    (good called bad, bad called good) from all the candidates of the table and gives each
+    candidate the probability that it is good (:mod:`brun_label.agreement.verdicts`). A candidate
+    is **good** when ``n >= min_annotators`` and that probability is at least ``min_posterior``
+    (default 0.99), **bad** when its complement is, **thin** below ``min_annotators``, **split**
+    otherwise; ``min_share`` and ``max_flag_share`` do not apply (a flag makes the annotator's
+    verdict bad and is weighed like the zone). The preference votes below are weighed too, each
+    by the log-odds of its voter's reliability, and a pair (or KTO row) is contradicted when the
+    votes against it weigh half or more of the item's votes (the optimal weighted majority).
+    This is what lets adaptive overlap decide with two careful annotators, and keeps a careless
+    one's dissent from blocking a pair the careful ones agree on (``bench/bench_quality_loop.py``).
 *What a preference vote says about a pair* (chosen ``c``, rejected ``r``)
     The preference question asks which candidate is best (:func:`brun_label.rubric.preference_options`).
     A vote **for a candidate** ``x`` says ``x`` is at least as good as every other candidate: it
@@ -84,7 +96,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
@@ -92,6 +104,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from brun_label.agreement.verdicts import verdict_posteriors
 from brun_label.model import JUDGE_PREFIX
 from brun_label.rubric import BOTH_BAD, TIE, Rubric
 
@@ -107,6 +120,8 @@ REASONS = (
 )
 #: Candidate verdicts.
 VERDICTS = ("good", "bad", "thin", "split")
+#: How a candidate's verdict is reached (``--consensus``), the default first.
+CONSENSUS = ("share", "dawid-skene")
 #: Pairing strategies (``--pairs``), the default first.
 PAIRINGS = ("all", "best-worst")
 #: Tolerance when comparing vote counts with shares (``0.8 * 5`` is not exactly 4.0 in floats).
@@ -127,18 +142,30 @@ class GateConfigError(ValueError):
 class Gates:
     """The consensus gates of the export (see the module docstring for what they mean).
 
+    ``consensus`` says how a candidate's verdict is reached: ``share`` (the default) counts
+    votes, every annotator alike; ``dawid-skene`` weighs them by each annotator's reliability
+    learned from the whole table (*Reliability-weighted consensus* in the module docstring), and
+    then ``min_posterior`` is the probability a verdict needs.
+
     >>> Gates()
-    Gates(min_annotators=3, min_share=0.8, max_flag_share=0.0)
+    Gates(min_annotators=3, min_share=0.8, max_flag_share=0.0, consensus='share', min_posterior=0.99)
     >>> try:
     ...     Gates(min_share=0.5)
     ... except GateConfigError as exc:
     ...     print(exc)
     min_share: must be above 0.5 and at most 1, got 0.5
+    >>> try:
+    ...     Gates(consensus="majority")
+    ... except GateConfigError as exc:
+    ...     print(exc)
+    consensus: must be share or dawid-skene, got 'majority'
     """
 
     min_annotators: int = 3
     min_share: float = 0.8
     max_flag_share: float = 0.0
+    consensus: str = "share"
+    min_posterior: float = 0.99
 
     def __post_init__(self) -> None:
         if isinstance(self.min_annotators, bool) or not isinstance(self.min_annotators, int) or self.min_annotators < 1:
@@ -148,14 +175,39 @@ class Gates:
             raise GateConfigError("min_share", f"must be above 0.5 and at most 1, got {self.min_share!r}")
         if not 0.0 <= self.max_flag_share < 1.0:
             raise GateConfigError("max_flag_share", f"must be in [0, 1), got {self.max_flag_share!r}")
+        if self.consensus not in CONSENSUS:
+            raise GateConfigError("consensus", f"must be {' or '.join(CONSENSUS)}, got {self.consensus!r}")
+        if not 0.5 < self.min_posterior < 1.0:
+            raise GateConfigError("min_posterior", f"must be above 0.5 and below 1, got {self.min_posterior!r}")
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> Gates:
+        """Build gates from a project's or a command's settings (unknown keys are ignored).
+
+        >>> Gates.from_settings({"min_annotators": 2.0, "consensus": "dawid-skene", "min_alpha": 0.6})
+        Gates(min_annotators=2, min_share=0.8, max_flag_share=0.0, consensus='dawid-skene', min_posterior=0.99)
+        """
+        kwargs: dict[str, Any] = {}
+        if settings.get("min_annotators") is not None:
+            kwargs["min_annotators"] = int(settings["min_annotators"])
+        for key in ("min_share", "max_flag_share", "min_posterior"):
+            if settings.get(key) is not None:
+                kwargs[key] = float(settings[key])
+        if settings.get("consensus") is not None:
+            kwargs["consensus"] = str(settings["consensus"])
+        return cls(**kwargs)
 
     def as_dict(self) -> dict[str, Any]:
-        """Return the gates as a JSON-able dict."""
-        return {
+        """Return the gates as a JSON-able dict (``min_posterior`` only with ``dawid-skene``)."""
+        out: dict[str, Any] = {
             "min_annotators": self.min_annotators,
             "min_share": self.min_share,
             "max_flag_share": self.max_flag_share,
+            "consensus": self.consensus,
         }
+        if self.consensus == "dawid-skene":
+            out["min_posterior"] = self.min_posterior
+        return out
 
 
 @dataclass(frozen=True)
@@ -362,27 +414,29 @@ def _ties_including(
     n_ann: int,
     cand_item: np.ndarray,
     n_items: int,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Per candidate, the tie votes that include it among the best.
+    """Per candidate, the tie votes that include it among the best (their summed ``weights``).
 
-    ``t_item``/``t_ann``: the tie votes (one per voter and item). ``v_*``: one entry per
-    (candidate, annotator) verdict. A tie joins the candidates its voter judged good when there
-    are two or more; otherwise it joins every candidate of the item.
+    ``t_item``/``t_ann``: the tie votes (one per voter and item), ``weights`` theirs (1 each when
+    None). ``v_*``: one entry per (candidate, annotator) verdict. A tie joins the candidates its
+    voter judged good when there are two or more; otherwise it joins every candidate of the item.
 
     >>> zero = np.array([0])
     >>> # item 0 has candidates 0, 1, 2; annotator 0 judged 0 and 1 good, 2 bad, and voted tie
     >>> _ties_including(zero, zero, np.array([0, 0, 0]), np.array([0, 0, 0]), np.array([0, 1, 2]),
     ...                 np.array([True, True, False]), 1, np.array([0, 0, 0]), 1).tolist()
-    [1, 1, 0]
+    [1.0, 1.0, 0.0]
     >>> # the same voter judged only candidate 0 good: the tie could be about any candidate
     >>> _ties_including(zero, zero, np.array([0, 0, 0]), np.array([0, 0, 0]), np.array([0, 1, 2]),
-    ...                 np.array([True, False, False]), 1, np.array([0, 0, 0]), 1).tolist()
-    [1, 1, 1]
+    ...                 np.array([True, False, False]), 1, np.array([0, 0, 0]), 1, weights=np.array([0.5])).tolist()
+    [0.5, 0.5, 0.5]
     """
     n_c = len(cand_item)
-    out = np.zeros(n_c, dtype=np.int64)
+    out = np.zeros(n_c, dtype=np.float64)
     if not len(t_item):
         return out
+    w = np.ones(len(t_item)) if weights is None else np.asarray(weights, dtype=np.float64)
     tie_keys = pd.Index(t_item * n_ann + t_ann)
     # For each (candidate, annotator) verdict that is good, which tie vote (if any) it belongs to.
     where = _positions(tie_keys, (v_item * n_ann + v_ann)[v_good])
@@ -391,10 +445,28 @@ def _ties_including(
     known = n_good >= 2
     in_known = mine.copy()
     in_known[mine] = known[where[mine]]
-    out += np.bincount(v_cand[v_good][in_known], minlength=n_c).astype(np.int64)
-    unknown_per_item = np.bincount(t_item[~known], minlength=n_items)
-    out += unknown_per_item[cand_item].astype(np.int64)
+    out += np.bincount(v_cand[v_good][in_known], weights=w[where[in_known]], minlength=n_c)
+    unknown_per_item = np.bincount(t_item[~known], weights=w[~known], minlength=n_items)
+    out += unknown_per_item[cand_item]
     return out
+
+
+@dataclass(frozen=True)
+class _Tally:
+    """Preference votes per candidate (``votes_for``, ``tie_with``) and per item (``both_bad``, ``n_pref``)."""
+
+    votes_for: np.ndarray
+    tie_with: np.ndarray
+    both_bad: np.ndarray
+    n_pref: np.ndarray
+
+    @classmethod
+    def empty(cls, n_c: int, n_i: int) -> _Tally:
+        return cls(np.zeros(n_c, np.int64), np.zeros(n_c, np.int64), np.zeros(n_i, np.int64), np.zeros(n_i, np.int64))
+
+    def as_counts(self) -> _Tally:
+        """The same tallies as integers (unit weights)."""
+        return _Tally(*(np.rint(a).astype(np.int64) for a in (self.votes_for, self.tie_with, self.both_bad, self.n_pref)))
 
 
 def select_pairs(
@@ -481,22 +553,32 @@ def select_pairs(
     n_flagged = np.bincount(v_cand, weights=v_flag, minlength=n_c).astype(np.int64)
     nf = n.astype(float)
     enough = n >= gates.min_annotators
-    good = enough & (n_good >= gates.min_share * nf - _EPS) & (n_flagged <= gates.max_flag_share * nf + _EPS)
-    bad = enough & ~good & (n_bad >= gates.min_share * nf - _EPS)
+    v_ann = np.asarray(voters.index.to_numpy() % codes.n_ann, dtype=np.int64)
+    weights = np.ones(codes.n_ann)
+    p_good = np.full(n_c, np.nan)
+    if gates.consensus == "dawid-skene":
+        # Reliability-weighted consensus: the flag is part of the verdict (bad = out of zone or
+        # flagged), weighed like the zone; max_flag_share and min_share do not apply.
+        p_good, weights = verdict_posteriors(v_cand, v_ann, v_good, n_candidates=n_c, n_annotators=codes.n_ann)
+        known = ~np.isnan(p_good)
+        good = enough & known & (np.nan_to_num(p_good) >= gates.min_posterior - _EPS)
+        bad = enough & known & ~good & (1.0 - np.nan_to_num(p_good, nan=1.0) >= gates.min_posterior - _EPS)
+    else:
+        good = enough & (n_good >= gates.min_share * nf - _EPS) & (n_flagged <= gates.max_flag_share * nf + _EPS)
+        bad = enough & ~good & (n_bad >= gates.min_share * nf - _EPS)
     verdict = np.select([good, bad, ~enough], ["good", "bad", "thin"], default="split")
     good_share, bad_share = _shares(n_good, n), _shares(n_bad, n)
     verdicts = pd.DataFrame({
         "item_id": cands["item_id"].to_numpy(), "candidate_id": cands["candidate_id"].to_numpy(),
         "n": n, "n_good": n_good, "n_bad": n_bad, "n_flagged": n_flagged, "verdict": verdict,
-        "good_share": good_share, "bad_share": bad_share,
+        "good_share": good_share, "bad_share": bad_share, "p_good": p_good,
     })
 
     # 5. Preference votes per item: for each candidate, for tie, for both_bad, in total; and per
     #    candidate the ties that include it (see "What a preference vote says about a pair").
-    votes_for: np.ndarray = np.zeros(n_c, dtype=np.int64)
-    tie_with: np.ndarray = np.zeros(n_c, dtype=np.int64)
-    both_bad: np.ndarray = np.zeros(n_i, dtype=np.int64)
-    n_pref: np.ndarray = np.zeros(n_i, dtype=np.int64)
+    #    Counted once as votes (reported) and once weighed (decisive: the same with share).
+    tally = _Tally.empty(n_c, n_i)
+    weighed = tally
     if pq is not None:
         pmask = (question == pq.name) & (codes.item >= 0)
         p_item, p_ann = codes.item[pmask], codes.ann[pmask]
@@ -504,18 +586,33 @@ def select_pairs(
         p_last = _keep_last(p_item * codes.n_ann + p_ann) & pvals.notna().to_numpy()
         # keep_last must see every answer (a later blank replaces an earlier vote), so filter after.
         p_item, p_ann, pvals = p_item[p_last], p_ann[p_last], pvals[p_last].astype(str)
-        n_pref = np.bincount(p_item, minlength=n_i).astype(np.int64)
-        both_bad = np.bincount(p_item, weights=(pvals == BOTH_BAD).to_numpy(), minlength=n_i).astype(np.int64)
         p_cand = codes.cand_key_of_value(p_item, pvals)
-        votes_for = np.bincount(p_cand[p_cand >= 0], minlength=n_c).astype(np.int64)
-        tie_with = _ties_including(
-            p_item[(pvals == TIE).to_numpy()], p_ann[(pvals == TIE).to_numpy()],
-            cand_item[v_cand], np.asarray(voters.index.to_numpy() % codes.n_ann, dtype=np.int64), v_cand,
-            v_good, codes.n_ann, cand_item, n_i,
-        )
+        is_tie = (pvals == TIE).to_numpy()
+        is_both_bad = (pvals == BOTH_BAD).to_numpy()
+        ties = (p_item[is_tie], p_ann[is_tie], cand_item[v_cand], v_ann, v_cand, v_good, codes.n_ann, cand_item, n_i)
+
+        def tally_of(w: np.ndarray) -> _Tally:
+            wp = w[p_ann]
+            return _Tally(
+                votes_for=np.bincount(p_cand[p_cand >= 0], weights=wp[p_cand >= 0], minlength=n_c),
+                tie_with=_ties_including(*ties, weights=wp[is_tie]),
+                both_bad=np.bincount(p_item, weights=wp * is_both_bad, minlength=n_i),
+                n_pref=np.bincount(p_item, weights=wp, minlength=n_i),
+            )
+
+        tally = tally_of(np.ones(codes.n_ann)).as_counts()
+        weighed = tally if gates.consensus == "share" else tally_of(weights)
+    votes_for, both_bad, n_pref = tally.votes_for, tally.both_bad, tally.n_pref
     slack = 1.0 - gates.min_share
     # Votes that put a candidate among the best: a vote for it, or a tie that includes it.
-    among_best = votes_for + tie_with
+    among_best = tally.votes_for + tally.tie_with
+    w_among_best = weighed.votes_for + weighed.tie_with
+
+    def not_contradicted(against: np.ndarray, total: np.ndarray) -> np.ndarray:
+        if gates.consensus == "share":
+            return np.asarray(against <= slack * total + _EPS, dtype=bool)
+        # the weighted majority: contradicted when the votes against weigh half or more
+        return np.asarray((against <= _EPS) | (against < 0.5 * total - _EPS), dtype=bool)
 
     # 6. Pairs: every (good, bad) combination within an item that the votes do not contradict,
     #    ranked within the item (clearest first), cut by the pairing strategy, in sample order.
@@ -526,7 +623,7 @@ def select_pairs(
     ).sort_values(["c", "r"], kind="stable")
     pi, pc, pr = pairs["item"].to_numpy(), pairs["c"].to_numpy(), pairs["r"].to_numpy()
     contra = among_best[pr] + both_bad[pi]
-    ok = contra <= slack * n_pref[pi] + _EPS
+    ok = not_contradicted(w_among_best[pr] + weighed.both_bad[pi], weighed.n_pref[pi])
     sel = np.flatnonzero(ok)
     cap = pairing.per_item()
     n_capped = 0
@@ -558,8 +655,8 @@ def select_pairs(
     # 7. KTO rows: every candidate with a clear verdict that the preference votes do not contradict.
     clear = np.flatnonzero(good | bad)
     is_good = good[clear]
-    k_contra = np.where(is_good, both_bad[cand_item[clear]], among_best[clear])
-    k_ok = k_contra <= slack * n_pref[cand_item[clear]] + _EPS
+    k_contra = np.where(is_good, weighed.both_bad[cand_item[clear]], w_among_best[clear])
+    k_ok = not_contradicted(k_contra, weighed.n_pref[cand_item[clear]])
     kc = clear[k_ok]
     kto = pd.DataFrame({
         "item_id": cands["item_id"].to_numpy()[kc],

@@ -86,3 +86,15 @@ def test_routing_gives_each_unclear_finished_item_exactly_one_more(rows):
     for i, (reason, v, t) in enumerate(rows):
         if f"s{i}" in plan.clear:
             assert reason in ("exported", "tie", "both_bad") and v >= t
+
+
+def test_the_weighted_consensus_lets_adaptive_overlap_stop_at_two_without_losing_precision():
+    world = make_world(200, seed=21)
+    counted = run_strategy(world, default_pool(), "adaptive", seed=2)
+    weighed = run_strategy(world, default_pool(), "adaptive", seed=2, consensus="dawid-skene")
+    fixed = run_strategy(world, default_pool(), "fixed", seed=2)
+    assert weighed.strategy == "adaptive (dawid-skene)"
+    # 200 items give ~200 pairs: one wrong pair is half a point, so compare wrong pairs, not shares
+    assert weighed.pairs - weighed.correct_pairs <= counted.pairs - counted.correct_pairs
+    assert weighed.precision >= 0.99 and weighed.pairs > counted.pairs
+    assert weighed.judgments_per_pair < 0.8 * fixed.judgments_per_pair

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -13,7 +14,7 @@ from brun_label.cli.project_ctx import current_project, load_tables, project_opt
 from brun_label.errors import InputError
 from brun_label.exporters.dpo import DEFAULT_MIN_ALPHA, PROVENANCE_MODES, ExportOptions, export_dpo
 from brun_label.exporters.formats import FORMATS
-from brun_label.exporters.pairs import PAIRINGS, GateConfigError, Gates, Pairing
+from brun_label.exporters.pairs import CONSENSUS, PAIRINGS, GateConfigError, Gates, Pairing
 from brun_label.people import pseudonym_for
 from brun_label.project_push import project_samples
 
@@ -45,6 +46,11 @@ def export() -> None:
                    "from 5).")
 @click.option("--max-flag-share", type=float, default=None,
               help="Largest share of annotators that may flag a chosen reply (default 0: any flag vetoes it).")
+@click.option("--consensus", type=click.Choice(CONSENSUS), default=None,
+              help="share: votes counted, everyone alike (default); dawid-skene: votes weighed by each "
+                   "annotator's reliability learned from the table (default of a project with max_overlap).")
+@click.option("--min-posterior", type=float, default=None, metavar="P",
+              help="With --consensus dawid-skene: the probability a verdict needs (default 0.99).")
 @click.option("--min-gold-accuracy", type=click.FloatRange(0, 1), default=None, metavar="P",
               help="Leave out people whose exact accuracy on the project's gold items is below P (at least 5 "
                    "gold answers; default: the project's gate). The card says who and why.")
@@ -82,6 +88,8 @@ def dpo(
     min_annotators: int | None,
     min_share: float | None,
     max_flag_share: float | None,
+    consensus: str | None,
+    min_posterior: float | None,
     min_gold_accuracy: float | None,
     pseudonymize: bool,
     project_file: str | None,
@@ -126,11 +134,12 @@ def dpo(
     if card is not None and no_card:
         raise click.UsageError("--card and --no-card cannot be used together")
     project = current_project(project_file, required=False)
-    defaults = (project.export_gates() if project is not None
-                else {"min_annotators": 3.0, "min_share": 0.8, "max_flag_share": 0.0})
-    min_annotators = min_annotators if min_annotators is not None else int(defaults["min_annotators"])
-    min_share = min_share if min_share is not None else defaults["min_share"]
-    max_flag_share = max_flag_share if max_flag_share is not None else defaults["max_flag_share"]
+    settings: dict[str, Any] = dict(project.export_gates()) if project is not None else {}
+    flags = {"min_annotators": min_annotators, "min_share": min_share, "max_flag_share": max_flag_share,
+             "consensus": consensus, "min_posterior": min_posterior}
+    settings.update({k: v for k, v in flags.items() if v is not None})
+    if min_posterior is not None and settings.get("consensus") != "dawid-skene":
+        raise InputError("applies with --consensus dawid-skene only", field="--min-posterior")
     if min_gold_accuracy is None and project is not None and "min_gold_accuracy" in project.gates:
         min_gold_accuracy = float(project.gates["min_gold_accuracy"])
     if pseudonymize and project is None:
@@ -141,7 +150,7 @@ def dpo(
     if fmt is None:
         fmt = "parquet" if Path(output).suffix.lower() in (".parquet", ".pq") else "trl"
     try:
-        gates = Gates(min_annotators=min_annotators, min_share=min_share, max_flag_share=max_flag_share)
+        gates = Gates.from_settings(settings)
         pairing = Pairing(pairs, max_pairs_per_prompt)
     except GateConfigError as exc:
         raise InputError(exc.message, field="--" + exc.field.replace("_", "-")) from None

@@ -173,3 +173,26 @@ def test_parquet_format_follows_the_extension_and_split_files(tmp_path, files):
     train = pd.read_parquet(tmp_path / "p.train.parquet")
     test = pd.read_parquet(tmp_path / "p.test.parquet")
     assert len(train) + len(test) == 26 and not set(train["sample_id"]) & set(test["sample_id"])
+
+
+def test_consensus_dawid_skene_is_an_option_and_the_card_says_so(tmp_path, files):
+    ann, sp = files(agreed_dataset())
+    out = tmp_path / "pairs.jsonl"
+    res = run(ann, "--samples", sp, "-o", str(out), "--consensus", "dawid-skene", "--min-posterior", "0.95",
+              "--json")
+    assert res.exit_code == 0, res.output
+    gates = json.loads(res.stdout)["gates"]
+    assert (gates["consensus"], gates["min_posterior"]) == ("dawid-skene", 0.95)
+    assert "reliability-weighted, Dawid–Skene" in (tmp_path / "README.md").read_text()
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--min-posterior", "0.95"], "--min-posterior: applies with --consensus dawid-skene only"),
+    (["--consensus", "dawid-skene", "--min-posterior", "1.5"], "--min-posterior"),
+])
+def test_posterior_options_are_checked(tmp_path, files, args, needle):
+    ann, sp = files(agreed_dataset())
+    res = run(ann, "--samples", sp, "-o", str(tmp_path / "p.jsonl"), *args)
+    assert res.exit_code == 2, res.output
+    assert needle in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "p.jsonl").exists()

@@ -41,6 +41,10 @@ def _write(tmp_path, text):
          "platforms.argilla.api_key"),
         ("samples: s.jsonl\nrubric: de-escalation\nplatforms: {}\n", 3, "platforms"),
         ("samples: s.jsonl\nrubric: de-escalation\nplatforms:\n  argilla: {dataset: d}\nextra: 1\n", 5, "extra"),
+        ("samples: s.jsonl\nrubric: de-escalation\nplatforms:\n  argilla: {dataset: d}\nconsensus: mace\n", 5,
+         "consensus"),
+        ("samples: s.jsonl\nrubric: de-escalation\nplatforms:\n  argilla: {dataset: d}\ngates:\n"
+         "  min_posterior: 1\n", 6, "gates.min_posterior"),
     ],
 )
 def test_problems_name_file_line_and_key(tmp_path, text, line, field):
@@ -155,3 +159,15 @@ def test_validate_in_a_project_folder_checks_its_samples_and_gold(tmp_path):
             fh.write("gold: gold.jsonl\n")
         bad = runner.invoke(cli, ["validate"])
         assert bad.exit_code == 2 and "gold.jsonl:1: candidates[0].gold.tone_zone: 7 is not one of" in bad.stderr
+
+
+def test_adaptive_overlap_decides_by_the_reliability_weighted_consensus_unless_told_otherwise():
+    base = {"samples": "s", "rubric": "r", "platforms": {"argilla": {"dataset": "d"}}, "overlap": 2}
+    assert project_from_dict(base).export_gates()["consensus"] == "share"
+    adaptive = project_from_dict({**base, "max_overlap": 4, "gates": {"min_posterior": 0.995}})
+    assert adaptive.export_gates() == {"min_annotators": 2.0, "min_share": 0.8, "max_flag_share": 0.0,
+                                       "consensus": "dawid-skene", "min_posterior": 0.995}
+    told = project_from_dict({**base, "max_overlap": 4, "consensus": "share"})
+    assert told.export_gates()["consensus"] == "share" and "min_posterior" not in told.export_gates()
+    from brun_label.project import project_to_dict
+    assert project_from_dict(project_to_dict(told)) == told
