@@ -101,3 +101,14 @@ def test_gate_settings_are_checked() -> None:
         Gates(consensus="mace")
     assert Gates(consensus="dawid-skene").as_dict()["min_posterior"] == 0.99
     assert "min_posterior" not in Gates().as_dict()
+
+
+def test_a_table_too_small_to_learn_reliabilities_clears_nothing_on_two_votes() -> None:
+    # six items, two people who always agree: nothing shows how reliable they are, so the weighted
+    # consensus stays unsure and adaptive overlap asks for more people (safe, not cheap)
+    rows = [r for i in range(6) for r in item_rows(f"s{i}", {"a": [0, 0], "b": [-2, -2]}, pref=["a", "a"],
+                                                   annotators=["ana", "bo"])]
+    mixed = item_rows("s6", {"a": [0, -2], "b": [-2, 0]}, pref=["a", "b"], annotators=["ana", "bo"])
+    sel = _select(rows + mixed, {}, DS)
+    assert sel.pairs.empty and set(sel.items["reason"]) == {"split"}
+    assert _select(rows + mixed, {}, Gates(min_annotators=2)).pairs["item_id"].nunique() == 6
