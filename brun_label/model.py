@@ -55,6 +55,9 @@ OPTIONAL_COLUMNS = ("rubric", "position", "shown_order", "round", "judge_shown")
 STATUSES = ("submitted", "draft", "discarded", "skipped")
 #: The annotator name given to LLM-judge rows: they are compared with humans, never vote.
 JUDGE_PREFIX = "judge:"
+#: How the export reaches a candidate's verdict, the default first: votes counted (``share``) or
+#: weighed by each annotator's reliability (``dawid-skene``; :class:`brun_label.exporters.pairs.Gates`).
+CONSENSUS = ("share", "dawid-skene")
 
 #: Who wrote a candidate's text, or its judge scores (``source``, ``judge_source``): ``model`` (an
 #: LLM, named by ``model`` / ``judge_model``) or ``hand-written`` (a person, e.g. the bundled

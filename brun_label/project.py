@@ -28,14 +28,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from brun_label.model import CONSENSUS
+
 #: Platforms a project can use, and the key that names the target on each.
 PLATFORM_TARGET_KEYS = {"label-studio": "project", "argilla": "dataset"}
 #: The project file's name in the working folder.
 PROJECT_FILE = "brun-label.yaml"
 #: Gates a project may set for ``export dpo`` (names as the CLI flags, with underscores).
 GATE_KEYS = ("min_annotators", "min_share", "min_alpha", "max_flag_share", "min_gold_accuracy", "min_posterior")
-#: How the export reaches a candidate's verdict (``consensus``; see ``brun_label.exporters.pairs.Gates``).
-CONSENSUS = ("share", "dawid-skene")
 _PSEUDONYM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 _KNOWN = {"version", "samples", "rubric", "rubric_identity", "platforms", "people", "overlap", "gates",
           "table", "pseudonym_salt", "gold", "gold_share", "max_overlap", "adjudicators", "consensus"}

@@ -105,7 +105,7 @@ import numpy as np
 import pandas as pd
 
 from brun_label.agreement.verdicts import verdict_posteriors
-from brun_label.model import JUDGE_PREFIX
+from brun_label.model import CONSENSUS, JUDGE_PREFIX
 from brun_label.rubric import BOTH_BAD, TIE, Rubric
 
 #: Item reasons, in the order they are checked.
@@ -120,8 +120,6 @@ REASONS = (
 )
 #: Candidate verdicts.
 VERDICTS = ("good", "bad", "thin", "split")
-#: How a candidate's verdict is reached (``--consensus``), the default first.
-CONSENSUS = ("share", "dawid-skene")
 #: Pairing strategies (``--pairs``), the default first.
 PAIRINGS = ("all", "best-worst")
 #: Tolerance when comparing vote counts with shares (``0.8 * 5`` is not exactly 4.0 in floats).

@@ -10,6 +10,7 @@ from brun_label.cli.output import echo_json
 from brun_label.errors import InputError
 from brun_label.importers.gold import read_gold
 from brun_label.importers.samples import read_samples
+from brun_label.model import CONSENSUS
 from brun_label.project import (
     PLATFORM_TARGET_KEYS,
     PROJECT_FILE,
@@ -55,6 +56,9 @@ def parse_person(text: str) -> dict[str, str]:
               help="Annotators per item (with --max-overlap: the start of adaptive overlap).")
 @click.option("--max-overlap", type=click.IntRange(min=1), default=None,
               help="Adaptive overlap: `brun-label route` adds annotators up to this many per item.")
+@click.option("--consensus", type=click.Choice(CONSENSUS), default=None,
+              help="How the export decides: share (votes counted) or dawid-skene (votes weighed by each "
+                   "person's reliability). Default: dawid-skene with --max-overlap, else share.")
 @click.option("--gold", "gold_file", default=None, type=click.Path(dir_okay=False),
               help="Gold file: samples with known answers, mixed into the push (checked now).")
 @click.option("--gold-share", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True), default=0.1,
@@ -67,7 +71,7 @@ def parse_person(text: str) -> dict[str, str]:
 @click.option("--json", "as_json", is_flag=True, help="Print the project as JSON.")
 def init(samples_file: str, rubric_name: str, label_studio_project: str | None, argilla_dataset: str | None,
          argilla_workspace: str | None, people: tuple[str, ...], overlap: int | None, max_overlap: int | None,
-         gold_file: str | None, gold_share: float, adjudicators: tuple[str, ...], project_file: str,
+         consensus: str | None, gold_file: str | None, gold_share: float, adjudicators: tuple[str, ...], project_file: str,
          force: bool, as_json: bool) -> None:
     """Write a project file: samples, rubric (with its fingerprint), platforms, people, overlap.
 
@@ -110,6 +114,7 @@ def init(samples_file: str, rubric_name: str, label_studio_project: str | None, 
         "people": [parse_person(p) for p in people] or None,
         "overlap": overlap,
         "max_overlap": max_overlap,
+        "consensus": consensus,
         "gold": rel(gold_file) if gold_file else None,
         "gold_share": gold_share if gold_file else None,
         "adjudicators": list(adjudicators) or None,

@@ -171,3 +171,16 @@ def test_adaptive_overlap_decides_by_the_reliability_weighted_consensus_unless_t
     assert told.export_gates()["consensus"] == "share" and "min_posterior" not in told.export_gates()
     from brun_label.project import project_to_dict
     assert project_from_dict(project_to_dict(told)) == told
+
+
+def test_init_records_the_consensus_that_export_and_route_will_use(tmp_path):
+    runner = CliRunner()
+    with runner.isolated_filesystem(temp_dir=tmp_path):
+        result = runner.invoke(cli, ["init", "--samples", SAMPLES, "--rubric", "de-escalation",
+                                     "--argilla-dataset", "d", "--overlap", "2", "--max-overlap", "5",
+                                     "--consensus", "share"])
+        assert result.exit_code == 0, result.output
+        assert load_project("brun-label.yaml").export_gates()["consensus"] == "share"
+        bad = runner.invoke(cli, ["init", "--samples", SAMPLES, "--rubric", "de-escalation", "--argilla-dataset",
+                                  "d", "--consensus", "mace", "--force"])
+        assert bad.exit_code == 2 and "--consensus" in bad.stderr
