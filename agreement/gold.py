@@ -58,6 +58,9 @@ def wilson_interval(successes: np.ndarray, n: np.ndarray, z: float = Z95) -> tup
     >>> lo, hi = wilson_interval(np.array([8]), np.array([10]))
     >>> round(float(lo[0]), 4), round(float(hi[0]), 4)
     (0.4902, 0.9433)
+    >>> lo, hi = wilson_interval(np.array([0, 3]), np.array([3, 3]))
+    >>> float(lo[0]), float(hi[1])
+    (0.0, 1.0)
     """
     k = np.asarray(successes, dtype=float)
     m = np.asarray(n, dtype=float)
@@ -66,8 +69,9 @@ def wilson_interval(successes: np.ndarray, n: np.ndarray, z: float = Z95) -> tup
         denom = 1 + z * z / m
         centre = (p + z * z / (2 * m)) / denom
         half = z * np.sqrt(p * (1 - p) / m + z * z / (4 * m * m)) / denom
-    lo = np.where(m > 0, np.clip(centre - half, 0, 1), np.nan)
-    hi = np.where(m > 0, np.clip(centre + half, 0, 1), np.nan)
+        # The interval always holds p; rounding can put a bound a hair past it (k = 0: 5.6e-17).
+        lo = np.where(m > 0, np.clip(np.minimum(centre - half, p), 0, 1), np.nan)
+        hi = np.where(m > 0, np.clip(np.maximum(centre + half, p), 0, 1), np.nan)
     return lo, hi
 
 
