@@ -399,11 +399,11 @@ def render_card(summary: Mapping[str, Any]) -> str:
         "",
         _consensus_text(gates),
         "- **Pairs**: a good candidate against a bad candidate of the same scenario, unless "
-        + (f"more than {1 - gates['min_share']:.0%} of the explicit preference votes contradict"
+        + (f"more than {1 - gates['min_share']:.0%} of the explicit preference votes contradict that pair"
            if gates.get("consensus", "share") == "share" else
-           "the explicit preference votes that contradict it weigh half or more of all of them (each voter "
-           "weighed by the log-odds of their reliability, the optimal weighted majority)")
-        + " that pair: a vote for the "
+           "the explicit preference votes that contradict that pair weigh half or more of all its votes (each "
+           "voter weighed by the log-odds of their reliability: the optimal weighted majority)")
+        + ". A vote contradicts a pair when it is for the "
         "rejected one, \"both bad\", or a tie that includes the rejected one. A tie says two or more replies share "
         "the best place, namely the ones its voter judged good (with two candidates: both), so with three or "
         "more candidates a tie between the good ones never blocks good over bad; a tie from a voter who judged "
