@@ -3,7 +3,9 @@
 Against the session's real Label Studio and Argilla: the project's push masks every id and mixes
 gold in, people answer on both platforms (one person on both), the project pull merges and names
 them, ``route`` gives exactly one more slot to a disputed item and none to a clear one, and an
-adjudicated decision overrides the annotators' votes in the export.
+adjudicated decision overrides the annotators' votes in the export. On Label Studio alone, an
+adaptive project's default reliability-weighted consensus routes the items an unreliable person
+agreed on, which counted votes would have cleared.
 """
 
 from __future__ import annotations
@@ -202,3 +204,51 @@ def test_one_project_across_both_servers(project, label_studio_admin: Any, argil
     s4 = sel.pairs[sel.pairs["item_id"] == "s4"]
     assert s4[["chosen_id", "rejected_id", "adjudicated_by"]].values.tolist() == [["s4-b", "s4-a", "Dee"]]
     assert "gold-1" not in set(sel.pairs["item_id"])
+
+
+def test_route_by_the_default_weighted_consensus_on_label_studio(tmp_path: Path, label_studio_server: ServerInfo):
+    """An adaptive project weighs votes: two agreeing people clear an item only when both are reliable."""
+    n = 24
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text("".join(json.dumps(_sample(f"s{i}", i)) + "\n" for i in range(n)))
+    raw = {
+        "samples": str(samples), "rubric": "de-escalation", "overlap": 2, "max_overlap": 3,
+        "table": str(tmp_path / ".brun-label" / "project" / "annotations.parquet"),
+        "platforms": {"label-studio": {"project": unique_name("Weighed")[:40], "url": label_studio_server.url}},
+        "people": [{"name": "Ana", "label-studio": "ana@corp.test"}, {"name": "Bo", "label-studio": "bo@corp.test"},
+                   {"name": "Cy", "label-studio": "cy@corp.test"}],
+    }
+    p = project_from_dict(raw)
+    assert gates_of(p).consensus == "dawid-skene" and gates_of(p).min_annotators == 2
+    ls = LabelStudioBackend(url=label_studio_server.url, api_key=label_studio_server.api_key)
+
+    def make(platform: str, target: Any) -> Any:
+        return ls
+
+    pushed, results = push_project(p, RUBRIC, make)
+    assert results["label-studio"].n_added == n and pushed.keys is None
+    title = p.targets["label-studio"].target
+    # Ana answers everything; Bo agrees with her on s0..s15; Cy contradicts her on s16..s19 and
+    # agrees on s20..s23: agreement with Cy says little
+    agreed = {i: _rows(f"s{i}", 0, -2, f"s{i}-a", "2026-02-01T11:00:00Z") for i in range(n)}
+    ana = [r for i in range(n) for r in _rows(f"s{i}", 0, -2, f"s{i}-a", "2026-02-01T10:00:00Z")]
+    bo = [r for i in range(16) for r in agreed[i]]
+    cy = [r for i in range(16, 20) for r in _rows(f"s{i}", -2, 0, f"s{i}-b", "2026-02-01T12:00:00Z", flagged="a")]
+    cy += [r for i in range(20, n) for r in agreed[i]]
+    assert ls_submit(ls, RUBRIC, title, "ana@corp.test", ana) == n
+    assert ls_submit(ls, RUBRIC, title, "bo@corp.test", bo) == 16
+    assert ls_submit(ls, RUBRIC, title, "cy@corp.test", cy) == 8
+    table = pull_project(p, RUBRIC, make).table
+    assert sorted(table["annotator"].unique()) == ["Ana", "Bo", "Cy"]
+
+    decision, _ = plan(p, RUBRIC, table, pushed, load_state(p))
+    routed = [f"s{i}" for i in range(16, n)]
+    assert sorted(decision.extend, key=lambda s: int(s[1:])) == routed and len(decision.clear) == 16
+    # counting votes instead would have cleared the items Cy agreed on
+    counted, _ = plan(project_from_dict({**raw, "consensus": "share"}), RUBRIC, table, pushed, load_state(p))
+    assert sorted(counted.extend, key=lambda s: int(s[1:])) == routed[:4]
+    applied = apply(p, RUBRIC, decision, pushed, load_state(p), make)
+    assert applied["label-studio"]["tasks_changed"] == {"3": 8}
+    overlaps = task_overlaps(ls, title)
+    assert {k for k, v in overlaps.items() if v == 3} == set(routed)
+    assert all(v == 2 for k, v in overlaps.items() if k not in routed)
