@@ -79,8 +79,20 @@ class DawidSkene:
         self.tol = tol
         self.smoothing = smoothing
 
-    def fit(self, data: pd.DataFrame) -> DawidSkene:
-        """Fit on a long table with columns ``unit``, ``annotator``, ``value`` (one answer a row)."""
+    def fit(self, data: pd.DataFrame, known: pd.Series | None = None) -> DawidSkene:
+        """Fit on a long table with columns ``unit``, ``annotator``, ``value`` (one answer a row).
+
+        ``known`` (optional) maps units to their true class: *anchors* such as gold items. Their
+        posteriors are held at that class through EM, so the annotators' confusion matrices are
+        learned from the anchors as well as from agreement (semi-supervised Dawid–Skene). A known
+        class must be one of the answered values; known units nobody answered are ignored.
+
+        >>> rows = [("g", "a", "x"), ("g", "b", "y"), ("u", "a", "x"), ("u", "b", "y")]
+        >>> data = pd.DataFrame(rows, columns=["unit", "annotator", "value"])
+        >>> ds = DawidSkene().fit(data, known=pd.Series({"g": "x"}))
+        >>> ds.labels_.to_dict()  # a was right on the gold unit, b wrong: trust a on u
+        {'g': 'x', 'u': 'x'}
+        """
         missing = [c for c in REQUIRED if c not in data.columns]
         if missing:
             raise ValueError(f"data needs columns {', '.join(REQUIRED)}; missing {', '.join(missing)}")
@@ -91,10 +103,12 @@ class DawidSkene:
         a_idx, annotators = pd.factorize(data["annotator"], sort=True)
         l_idx, classes = pd.factorize(data["value"], sort=True)
         n_u, n_a, n_k = len(units), len(annotators), len(classes)
+        anchor_rows, anchor_cls = self._anchors(known, pd.Index(units), pd.Index(classes))
         # Majority-vote shares as the starting posteriors.
         post: np.ndarray = np.zeros((n_u, n_k))
         np.add.at(post, (u_idx, l_idx), 1.0)
         post /= post.sum(axis=1, keepdims=True)
+        post[anchor_rows] = np.eye(n_k)[anchor_cls]
         slot = a_idx * n_k + l_idx
         it = 0
         while it < self.n_iter:
@@ -118,6 +132,7 @@ class DawidSkene:
             log_post -= log_post.max(axis=1, keepdims=True)
             new = np.exp(log_post)
             new /= new.sum(axis=1, keepdims=True)
+            new[anchor_rows] = np.eye(n_k)[anchor_cls]
             delta = float(np.abs(new - post).max())
             post = new
             if delta < self.tol:
@@ -131,6 +146,20 @@ class DawidSkene:
             [classes[i] for i in post.argmax(axis=1)], index=list(units), name="value"
         )
         return self
+
+    @staticmethod
+    def _anchors(known: pd.Series | None, units: pd.Index, classes: pd.Index) -> tuple[np.ndarray, np.ndarray]:
+        """Row and class positions of the known units that were answered."""
+        if known is None or known.empty:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        rows = np.asarray(units.get_indexer(known.index), dtype=np.int64)
+        cls = np.asarray(classes.get_indexer(pd.Index(known.to_numpy())), dtype=np.int64)
+        answered = rows >= 0
+        bad = answered & (cls < 0)
+        if bad.any():
+            unit = known.index[np.flatnonzero(bad)[0]]
+            raise ValueError(f"known class {known[unit]!r} of unit {unit!r} is not an answered value")
+        return rows[answered], cls[answered]
 
     def fit_predict(self, data: pd.DataFrame) -> pd.Series:
         """Fit and return the most probable class of each unit."""

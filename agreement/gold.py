@@ -141,3 +141,37 @@ def below_threshold(scores: pd.DataFrame, min_accuracy: float, *, min_items: int
         return []
     mask = (~scores["is_judge"].astype(bool)) & (scores["n"] >= min_items) & (scores["exact"] < min_accuracy)
     return sorted(scores.loc[mask, "annotator"].astype(str))
+
+
+def known_verdicts(gold: pd.DataFrame, rubric: Rubric) -> pd.DataFrame:
+    """The good/bad verdict that the gold answers settle, per gold candidate (anchors for the consensus).
+
+    A candidate is known **good** when its gold answers put it in the zone (the zone question's
+    target) and tick no flag in *every* flag question of the rubric; known **bad** when they put it
+    out of the zone or tick a flag in any flag question; otherwise (a question it depends on has
+    no gold answer) it is left out. Returns ``item_id``, ``candidate_id``, ``good``.
+
+    >>> from brun_label.rubrics import load_rubric
+    >>> gold = pd.DataFrame({"item_id": ["g1", "g1", "g1", "g2"], "candidate_id": ["a", "a", "b", "a"],
+    ...                      "question": ["tone_zone", "liability_flags", "tone_zone", "tone_zone"],
+    ...                      "value": [0, [], -2, 0]})
+    >>> known_verdicts(gold, load_rubric("de-escalation")).values.tolist()  # g2's flags are unknown
+    [['g1', 'a', True], ['g1', 'b', False]]
+    """
+    columns = ["item_id", "candidate_id", "good"]
+    zq = rubric.zone_question()
+    if zq is None or gold.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object if c != "good" else bool) for c in columns})
+    flag_names = {q.name for q in rubric.flag_questions()}
+    g = gold[gold["candidate_id"].fillna("").astype(str) != ""]
+    out = []
+    for (item, cand), answers in g.groupby(["item_id", "candidate_id"], sort=False):
+        by_q = dict(zip(answers["question"], answers["value"], strict=True))
+        zone = by_q.get(zq.name)
+        flags = {q: by_q[q] for q in flag_names if q in by_q}
+        ticked = any(len(v) > 0 for v in flags.values() if isinstance(v, list | tuple | np.ndarray))
+        if ticked or (zone is not None and zone != zq.target):
+            out.append((item, cand, False))
+        elif zone == zq.target and len(flags) == len(flag_names):
+            out.append((item, cand, True))
+    return pd.DataFrame(out, columns=columns).astype({"good": bool})

@@ -60,6 +60,7 @@ def verdict_posteriors(
     n_candidates: int,
     n_annotators: int,
     smoothing: float = SMOOTHING,
+    known: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return P(good) per candidate and a preference-vote weight per annotator.
 
@@ -74,6 +75,10 @@ def verdict_posteriors(
         Sizes of the outputs.
     smoothing : float
         Dawid–Skene's pseudo-count (see :data:`SMOOTHING`).
+    known : numpy.ndarray, optional
+        ``n_candidates`` ints: 1 (truly good) or 0 (truly bad) for gold candidates, -1 otherwise.
+        Gold candidates are *anchors*: their posterior is held at the known verdict, so error
+        rates are learned from them as well (``DawidSkene.fit(known=...)``).
 
     Returns
     -------
@@ -107,7 +112,15 @@ def verdict_posteriors(
     if good.all() or not good.any():
         p_good[voted] = 1.0 if good.all() else 0.0
         return p_good, weights
-    ds = DawidSkene(smoothing=smoothing).fit(pd.DataFrame({"unit": cand, "annotator": ann, "value": good}))
+    anchors = None
+    if known is not None:
+        known = np.asarray(known, dtype=np.int64)
+        if len(known) != n_candidates:
+            raise ValueError(f"known has {len(known)} entries for {n_candidates} candidates")
+        at = np.flatnonzero((known >= 0) & voted)
+        anchors = pd.Series(known[at] == 1, index=at)
+    ds = DawidSkene(smoothing=smoothing).fit(pd.DataFrame({"unit": cand, "annotator": ann, "value": good}),
+                                             known=anchors)
     units = np.asarray(ds.probas_.index, dtype=np.int64)
     p_good[units] = ds.probas_[True].to_numpy()
     classes = list(ds.probas_.columns)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,11 +33,11 @@ from typing import Any
 
 import pandas as pd
 
-from brun_label.agreement.gold import below_threshold, gold_scores
+from brun_label.agreement.gold import below_threshold, gold_scores, known_verdicts
 from brun_label.atomic import atomic_write_text
 from brun_label.backends.base import Backend, PushOptions
 from brun_label.errors import InputError
-from brun_label.exporters.pairs import Gates, candidates_frame, select_pairs
+from brun_label.exporters.pairs import Anchors, Gates, candidates_frame, select_pairs
 from brun_label.project import Project
 from brun_label.project_push import ProjectSamples
 from brun_label.routing import RoutePlan, plan_routing, voters_per_item
@@ -97,6 +97,20 @@ def excluded_people(table: pd.DataFrame, pushed: ProjectSamples, project: Projec
     return below_threshold(gold_scores(table, pushed.gold_answers, rubric), float(threshold))
 
 
+def gold_anchors(table: pd.DataFrame, pushed: ProjectSamples, rubric: Rubric,
+                 excluded: Collection[str] = ()) -> Anchors | None:
+    """The project's gold items as anchors of the weighted consensus (None without gold).
+
+    The gold items' rows of the people not ``excluded`` and the verdicts their gold answers settle
+    (:func:`brun_label.agreement.gold.known_verdicts`); ``route``, ``status`` and ``export`` use the
+    same, so they judge "clear" alike.
+    """
+    if not pushed.gold_ids or pushed.gold_answers is None or pushed.gold_answers.empty:
+        return None
+    rows = table[table["item_id"].isin(set(pushed.gold_ids)) & ~table["annotator"].isin(set(excluded))]
+    return Anchors(rows=rows, known=known_verdicts(pushed.gold_answers, rubric))
+
+
 def plan(project: Project, rubric: Rubric, table: pd.DataFrame, pushed: ProjectSamples,
          state: RoutingState) -> tuple[RoutePlan, list[str]]:
     """Decide the next round from the project table (pure apart from reading ``state``)."""
@@ -108,7 +122,7 @@ def plan(project: Project, rubric: Rubric, table: pd.DataFrame, pushed: ProjectS
     kept = table[~table["annotator"].isin(set(excluded)) & ~table["item_id"].isin(gold)]
     originals = [s for s in pushed.originals if s.id not in gold]
     sel = select_pairs(kept, candidates_frame([(s.id, [c.id for c in s.candidates]) for s in originals]),
-                       rubric, gates_of(project))
+                       rubric, gates_of(project), anchors=gold_anchors(table, pushed, rubric, excluded))
     start = project.overlap or 1
     targets = {s.id: state.targets.get(s.id, start) for s in originals}
     return plan_routing(sel.items, voters_per_item(kept), targets, max_overlap=project.max_overlap,

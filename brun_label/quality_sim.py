@@ -22,7 +22,9 @@ weighed by the reliability each worker shows in the table, :mod:`brun_label.agre
 ``gold``
     (with either) every worker first answers ``n_gold`` gold items; workers whose exact gold accuracy
     is below ``min_gold_accuracy`` are left out of routing and export, as
-    ``--min-gold-accuracy`` does. Gold answers cost judgments too and are counted.
+    ``--min-gold-accuracy`` does. Gold answers cost judgments too and are counted. With the
+    ``dawid-skene`` consensus the gold items are also its anchors (:class:`brun_label.exporters.pairs.Anchors`),
+    as ``route`` and ``export`` use a project's gold items.
 
 A *judgment* is one worker answering one item (all its questions). The figure of merit is
 judgments per exported pair and the pairs' precision against the truth.
@@ -44,8 +46,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from brun_label.agreement.gold import below_threshold, gold_scores
-from brun_label.exporters.pairs import Gates, candidates_frame, select_pairs
+from brun_label.agreement.gold import below_threshold, gold_scores, known_verdicts
+from brun_label.exporters.pairs import Anchors, Gates, candidates_frame, select_pairs
 from brun_label.routing import plan_routing, voters_per_item
 from brun_label.rubric import BOTH_BAD, TIE, Rubric
 from brun_label.rubrics import load_rubric
@@ -189,7 +191,7 @@ def pair_precision(pairs: pd.DataFrame, world: Sequence[TrueItem]) -> int:
 
 
 def _gold_filter(pool: Sequence[Worker], n_gold: int, min_accuracy: float, rubric: Rubric,
-                 rng: np.random.Generator) -> tuple[set[str], int]:
+                 rng: np.random.Generator) -> tuple[set[str], int, Anchors]:
     gold_world = make_world(n_gold, seed=int(rng.integers(1 << 30)), prefix="g")
     answers = make_table([row for w in pool for item in gold_world for row in answer_rows(w, item, rng)])
     known = pd.DataFrame([
@@ -197,7 +199,10 @@ def _gold_filter(pool: Sequence[Worker], n_gold: int, min_accuracy: float, rubri
         for item in gold_world for c in item.candidates
         for q, v in (("tone_zone", c.zone), ("liability_flags", list(c.flags)))])
     scores = gold_scores(answers, known, rubric)
-    return set(below_threshold(scores, min_accuracy, min_items=min(5, n_gold))), len(pool) * n_gold
+    excluded = set(below_threshold(scores, min_accuracy, min_items=min(5, n_gold)))
+    # the gold answers are known by design (what a gold file holds), never the world's truth
+    anchors = Anchors(rows=answers[~answers["annotator"].isin(excluded)], known=known_verdicts(known, rubric))
+    return excluded, len(pool) * n_gold, anchors
 
 
 def run_strategy(world: Sequence[TrueItem], pool: Sequence[Worker], strategy: str, *, seed: int = 0,
@@ -213,8 +218,9 @@ def run_strategy(world: Sequence[TrueItem], pool: Sequence[Worker], strategy: st
     rng = np.random.default_rng(seed)
     excluded: set[str] = set()
     judgments = 0
+    anchors: Anchors | None = None
     if n_gold:
-        excluded, judgments = _gold_filter(pool, n_gold, min_gold_accuracy, rubric, rng)
+        excluded, judgments, anchors = _gold_filter(pool, n_gold, min_gold_accuracy, rubric, rng)
     frame = candidates_frame([(it.id, [c.id for c in it.candidates]) for it in world])
     by_id = {it.id: it for it in world}
     assigned: dict[str, list[Worker]] = {}
@@ -243,7 +249,7 @@ def run_strategy(world: Sequence[TrueItem], pool: Sequence[Worker], strategy: st
         while True:
             table = make_table(rows)
             kept = table[~table["annotator"].isin(excluded)]
-            sel = select_pairs(kept, frame, rubric, gates)
+            sel = select_pairs(kept, frame, rubric, gates, anchors=anchors)
             plan = plan_routing(sel.items, voters_per_item(kept), targets, max_overlap=max_overlap)
             # an excluded worker's answers do not count: their items wait for a replacement
             added = 0
@@ -260,6 +266,6 @@ def run_strategy(world: Sequence[TrueItem], pool: Sequence[Worker], strategy: st
         raise ValueError(f"unknown strategy {strategy!r} (use fixed or adaptive)")
     table = make_table(rows)
     kept = table[~table["annotator"].isin(excluded)]
-    sel = select_pairs(kept, frame, rubric, gates)
+    sel = select_pairs(kept, frame, rubric, gates, anchors=anchors)
     name = strategy + (" + gold" if n_gold else "") + ("" if consensus == "share" else f" ({consensus})")
     return StrategyResult(name, judgments, len(sel.pairs), pair_precision(sel.pairs, world), sorted(excluded), rounds)

@@ -47,13 +47,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from brun_label.model import JUDGE_PREFIX
 from brun_label.rubric import Rubric
+
+if TYPE_CHECKING:
+    from brun_label.exporters.pairs import Anchors
 
 #: Bootstrap resamples for the agreement intervals (enough for a live view; the report uses more).
 N_BOOTSTRAP = 200
@@ -119,7 +122,7 @@ def _agreement(table: pd.DataFrame, rubric: Rubric, seed: int) -> dict[str, dict
 
 
 def _consensus(table: pd.DataFrame, rubric: Rubric, candidates: pd.DataFrame | None,
-               gates: Mapping[str, Any]) -> dict[str, Any]:
+               gates: Mapping[str, Any], anchors: Anchors | None = None) -> dict[str, Any]:
     from brun_label.exporters.pairs import Gates, candidates_frame, select_pairs
 
     if rubric.zone_question() is None:
@@ -134,7 +137,7 @@ def _consensus(table: pd.DataFrame, rubric: Rubric, candidates: pd.DataFrame | N
     if candidates.empty:
         return {"gates": chosen.as_dict(), "items": 0, "exportable_items": 0, "short_of_votes_items": 0,
                 "reasons": {}, "exportable": [], "short_of_votes": []}
-    selection = select_pairs(table, candidates, rubric, chosen)
+    selection = select_pairs(table, candidates, rubric, chosen, anchors=anchors)
     items = selection.items
     exportable = items.loc[items["reason"] == "exported", "item_id"].astype(str).tolist()
     short = items.loc[items["reason"].isin(["not_annotated", "too_few_annotators"]), "item_id"].astype(str).tolist()
@@ -172,6 +175,7 @@ def project_status(
     candidates: pd.DataFrame | None = None,
     overlap: int | None = None,
     gates: Mapping[str, Any] | None = None,
+    anchors: Anchors | None = None,
     now: str | datetime | None = None,
     seed: int = 0,
 ) -> dict[str, Any]:
@@ -181,7 +185,8 @@ def project_status(
     annotators named as on the platform), ``server_counts`` what each server reports and
     ``platform_items`` how many items each platform holds; ``candidates`` the samples'
     ``(item_id, candidate_id)`` (:func:`brun_label.exporters.pairs.candidates_frame`), else the
-    candidates the table names.
+    candidates the table names; ``anchors`` the gold items that inform the weighted consensus
+    (:func:`brun_label.project_route.gold_anchors`).
     """
     gates = dict(gates or {})
     target = int(overlap or gates.get("min_annotators") or 3)
@@ -246,7 +251,7 @@ def project_status(
         "overlap": {"target": target, "items_complete": int((have >= target).sum()), "items_open": len(open_items),
                     "remaining_responses": remaining, "rate_per_hour": round(rate, 2), "eta_hours": eta},
         "agreement": _agreement(table, rubric, seed) if not table.empty else {},
-        "consensus": _consensus(table, rubric, candidates, gates) if not table.empty or candidates is not None
+        "consensus": _consensus(table, rubric, candidates, gates, anchors) if not table.empty or candidates is not None
         else {"items": 0, "exportable_items": 0, "short_of_votes_items": 0, "reasons": {}},
     }
 

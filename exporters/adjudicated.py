@@ -33,7 +33,7 @@ from typing import Any
 
 import pandas as pd
 
-from brun_label.exporters.pairs import Gates, Pairing, Selection, select_pairs
+from brun_label.exporters.pairs import Anchors, Gates, Pairing, Selection, select_pairs
 from brun_label.rubric import Rubric
 
 #: Annotator prefix of an adjudicator's decisions in the annotation table.
@@ -69,16 +69,17 @@ def _merge_counts(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def select_with_adjudication(table: pd.DataFrame, candidates: pd.DataFrame, rubric: Rubric,
-                             gates: Gates | None = None, pairing: Pairing | None = None) -> Selection:
+                             gates: Gates | None = None, pairing: Pairing | None = None,
+                             anchors: Anchors | None = None) -> Selection:
     """:func:`.pairs.select_pairs`, with adjudicated items decided by their adjudicator (see module docs)."""
     decided = adjudicated_items(table)
     is_adj = table["annotator"].astype(str).str.startswith(ADJUDICATOR_PREFIX)
     if not decided:
-        return select_pairs(table[~is_adj], candidates, rubric, gates, pairing)
+        return select_pairs(table[~is_adj], candidates, rubric, gates, pairing, anchors)
     gates = gates or Gates()
     in_decided = table["item_id"].isin(set(decided))
     normal = select_pairs(table[~is_adj & ~in_decided], candidates[~candidates["item_id"].isin(set(decided))],
-                          rubric, gates, pairing)
+                          rubric, gates, pairing, anchors)
     # the adjudicator's latest decision only, as a single voter
     decision_rows = table[is_adj & in_decided]
     decision_rows = decision_rows[decision_rows.apply(

@@ -73,6 +73,7 @@ from brun_label.exporters.formats import (
     reply_provenance,
 )
 from brun_label.exporters.pairs import (
+    Anchors,
     GateConfigError,
     Gates,
     Pairing,
@@ -114,6 +115,8 @@ class ExportOptions:
     """People left out of the export, with the reason (e.g. below the gold accuracy gate); the card lists them."""
     pseudonyms: Mapping[str, str] | None = None
     """Name -> pseudonym for every name the outputs would carry (``--pseudonymize``)."""
+    anchors: Anchors | None = None
+    """Gold items that inform the ``dawid-skene`` consensus (:class:`.pairs.Anchors`); never exported."""
 
     def check(self) -> None:
         """Raise :class:`InputError` naming the option that is out of range."""
@@ -422,7 +425,7 @@ def export_dpo(
     try:
         selection = select_with_adjudication(
             table, candidates_frame((s.id, [c.id for c in s.candidates]) for s in samples), rubric, opts.gates,
-            opts.pairing,
+            opts.pairing, opts.anchors,
         )
     except GateConfigError as exc:
         raise InputError(exc.message, field=exc.field) from None

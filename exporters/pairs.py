@@ -450,6 +450,37 @@ def _ties_including(
 
 
 @dataclass(frozen=True)
+class Anchors:
+    """Gold items for the weighted consensus: their annotation rows and their candidates' known verdicts.
+
+    ``rows`` are the gold items' annotation rows (the same columns as the table); ``known`` has
+    ``item_id``, ``candidate_id`` and ``good`` (True: in the zone and unflagged; False: out of the
+    zone or flagged) for every gold candidate whose verdict the gold answers settle
+    (:func:`brun_label.agreement.gold.known_verdicts`). With ``consensus="dawid-skene"`` the model
+    learns each annotator's error rates from the gold items too, their verdicts held at the known
+    ones; gold items never become pairs, KTO rows or item reasons. The counted consensus ignores them.
+    """
+
+    rows: pd.DataFrame
+    known: pd.DataFrame
+
+
+def _with_anchors(table: pd.DataFrame, candidates: pd.DataFrame,
+                  anchors: Anchors) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """The table and candidates with the gold items appended, and the known verdicts (-1, 0, 1) per candidate."""
+    known = anchors.known[["item_id", "candidate_id", "good"]]
+    both = set(known["item_id"].astype(str)) & set(candidates["item_id"].astype(str))
+    if both:
+        raise ValueError(f"gold item {sorted(both)[0]!r} is also a sample to export: gold never becomes a pair")
+    cands = pd.concat([candidates[["item_id", "candidate_id"]].astype(object),
+                       known[["item_id", "candidate_id"]].astype(object)], ignore_index=True)
+    verdict = np.full(len(cands), -1, dtype=np.int64)
+    verdict[len(candidates):] = known["good"].astype(bool).to_numpy().astype(np.int64)
+    rows = anchors.rows[anchors.rows["item_id"].isin(set(known["item_id"]))]
+    return pd.concat([table, rows], ignore_index=True), cands, verdict
+
+
+@dataclass(frozen=True)
 class _Tally:
     """Preference votes per candidate (``votes_for``, ``tie_with``) and per item (``both_bad``, ``n_pref``)."""
 
@@ -473,15 +504,23 @@ def select_pairs(
     rubric: Rubric,
     gates: Gates | None = None,
     pairing: Pairing | None = None,
+    anchors: Anchors | None = None,
 ) -> Selection:
     """Select the pairs, KTO rows and item reasons (see the module docstring for the rules).
 
     ``candidates`` is :func:`candidates_frame` of the samples: only these items and candidates can
     be exported, in this order; table rows about other items or candidates are counted in
     ``counts["unknown_items"]`` / ``counts["unknown_candidates"]`` and otherwise ignored.
+    ``anchors`` (gold items, :class:`Anchors`) inform the ``dawid-skene`` consensus only.
     """
     gates = gates or Gates()
     pairing = pairing or Pairing()
+    n_table_rows = len(table)
+    n_real_c = len(candidates)
+    known_verdict: np.ndarray | None = None
+    if anchors is not None and gates.consensus == "dawid-skene" and len(anchors.known):
+        # appended after the samples: items and candidates below n_real_* are the samples'
+        table, candidates, known_verdict = _with_anchors(table, candidates, anchors)
     zq = rubric.zone_question()
     if zq is None:
         raise GateConfigError("rubric", f"rubric {rubric.name!r} has no zone question (a scale with a target)")
@@ -557,7 +596,8 @@ def select_pairs(
     if gates.consensus == "dawid-skene":
         # Reliability-weighted consensus: the flag is part of the verdict (bad = out of zone or
         # flagged), weighed like the zone; max_flag_share and min_share do not apply.
-        p_good, weights = verdict_posteriors(v_cand, v_ann, v_good, n_candidates=n_c, n_annotators=codes.n_ann)
+        p_good, weights = verdict_posteriors(v_cand, v_ann, v_good, n_candidates=n_c, n_annotators=codes.n_ann,
+                                             known=known_verdict)
         known = ~np.isnan(p_good)
         good = enough & known & (np.nan_to_num(p_good) >= gates.min_posterior - _EPS)
         bad = enough & known & ~good & (1.0 - np.nan_to_num(p_good, nan=1.0) >= gates.min_posterior - _EPS)
@@ -685,20 +725,32 @@ def select_pairs(
     )
     items = pd.DataFrame({"item_id": item_index.to_numpy(), "reason": reason})
 
+    # Gold anchors only informed the model: every output is the samples' alone (pairs, KTO rows
+    # and reasons are per item, so leaving the gold items out afterwards changes nothing else).
+    n_real_i = int(pd.unique(cands["item_id"].to_numpy()[:n_real_c]).size)
+    real_pair = pi < n_real_i
+    if known_verdict is not None:
+        selected = selected[pc[sel] < n_real_c].reset_index(drop=True)
+        kto = kto[kc < n_real_c].reset_index(drop=True)
+        items = items.iloc[:n_real_i].reset_index(drop=True)
+        verdicts = verdicts.iloc[:n_real_c].reset_index(drop=True)
     counts: dict[str, Any] = {
-        "rows": len(table),
+        "rows": n_table_rows,
         "counted_rows": len(rows),
         "ignored_rows": ignored,
         "invalid_votes": n_invalid,
-        "items": n_i,
-        "candidates": n_c,
-        "verdicts": {k: int((verdict == k).sum()) for k in VERDICTS},
+        "items": n_real_i,
+        "candidates": n_real_c,
+        "verdicts": {k: int((verdict[:n_real_c] == k).sum()) for k in VERDICTS},
         "pairs": len(selected),
-        "pairs_contradicted": int((~ok).sum()),
-        "pairs_eligible": int(ok.sum()),
+        "pairs_contradicted": int((~ok & real_pair).sum()),
+        "pairs_eligible": int((ok & real_pair).sum()),
         "pairs_capped": n_capped,
         "kto_rows": len(kto),
         "unknown_items": unknown_items,
         "unknown_candidates": unknown_cands,
     }
+    if known_verdict is not None:
+        counts["gold_anchor_items"] = n_i - n_real_i
+        counts["gold_anchor_rows"] = len(table) - n_table_rows
     return Selection(pairs=selected, kto=kto, items=items, candidates=verdicts, counts=counts)

@@ -17,6 +17,7 @@ from brun_label.exporters.formats import FORMATS
 from brun_label.exporters.pairs import CONSENSUS, PAIRINGS, GateConfigError, Gates, Pairing
 from brun_label.people import pseudonym_for
 from brun_label.project_push import project_samples
+from brun_label.project_route import gold_anchors
 
 
 @click.group()
@@ -200,6 +201,8 @@ def dpo(
                 row = scores[scores["annotator"] == name].iloc[0]
                 excluded[name] = (f"gold accuracy {row['exact']:.2f} < {min_gold_accuracy:.2f} "
                                   f"({int(row['n'])} gold answers)")
+        anchors = gold_anchors(table, pushed, the_rubric, excluded) if options.gates.consensus == "dawid-skene" else None
+        options = replace(options, anchors=anchors)
         table = table[~gold_rows]
     pseudonyms = None
     if pseudonymize:

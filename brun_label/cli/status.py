@@ -15,8 +15,8 @@ from brun_label.project import PROJECT_FILE, Project
 from brun_label.rubric import Rubric
 
 
-def _samples(project: Project, rubric: Rubric) -> tuple[Any, Any, list[str]]:
-    """(keys for masked ids, candidates frame, notes) from the project's samples, when readable."""
+def _samples(project: Project, rubric: Rubric) -> tuple[Any, Any, list[str], Any]:
+    """(keys for masked ids, candidates frame without gold items, notes, the pushed samples) when readable."""
     from brun_label.exporters.pairs import candidates_frame
     from brun_label.project_push import project_samples
 
@@ -25,10 +25,11 @@ def _samples(project: Project, rubric: Rubric) -> tuple[Any, Any, list[str]]:
             raise InputError("the project mixes in gold items, so its samples file is needed to read the pull",
                              path=project.samples)
         return None, None, [f"samples file {project.samples} not found: items and candidates are the ones the "
-                            "table names"]
+                            "table names"], None
     mixed = project_samples(project, rubric)
-    originals = mixed.originals
-    return mixed.keys, candidates_frame((s.id, [c.id for c in s.candidates]) for s in originals), []
+    gold = set(mixed.gold_ids)
+    originals = [s for s in mixed.originals if s.id not in gold]  # gold items never become pairs
+    return mixed.keys, candidates_frame((s.id, [c.id for c in s.candidates]) for s in originals), [], mixed
 
 
 def collect(project_file: str | None, *, full: bool) -> dict[str, Any]:
@@ -40,7 +41,7 @@ def collect(project_file: str | None, *, full: bool) -> dict[str, Any]:
     project = current_project(project_file)
     assert project is not None
     rubric = project_rubric(project)
-    keys, candidates, notes = _samples(project, rubric)
+    keys, candidates, notes, pushed = _samples(project, rubric)
     started = time.monotonic()
     ensure_state_dir(project)
     result = pull_project(project, rubric, backend_for, keys=keys, full=full, state_dir=project.state_dir)
@@ -51,9 +52,15 @@ def collect(project_file: str | None, *, full: bool) -> dict[str, Any]:
             items[platform] = counts["task_number"]
         elif "records" in counts:
             items[platform] = counts["records"]
+    gates = project.export_gates()
+    anchors = None
+    if pushed is not None and gates["consensus"] == "dawid-skene":
+        from brun_label.project_route import excluded_people, gold_anchors
+
+        anchors = gold_anchors(result.table, pushed, rubric, excluded_people(result.table, pushed, project, rubric))
     status = project_status(result.table, rubric, platform_tables=result.platform_tables,
                             server_counts=result.server_counts, platform_items=items, candidates=candidates,
-                            overlap=project.overlap, gates=project.export_gates())
+                            overlap=project.overlap, gates=gates, anchors=anchors)
     status["pull"] = {"modes": result.modes, "items_read": result.items_read, "seconds": round(took, 2),
                       "invalid_answers": len(result.invalid), "notes": notes + result.notes}
     return status

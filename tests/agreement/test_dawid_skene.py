@@ -85,3 +85,20 @@ def test_matches_crowd_kit_without_smoothing(rng: np.random.Generator, n_iter: i
     assert ours.n_iter_ == n_iter
     assert np.abs(p_ours.to_numpy() - p_theirs.to_numpy()).max() < 1e-9
     assert (ours.labels_.loc[p_theirs.index] == theirs.labels_.sort_index()).all()
+
+
+def test_anchors_hold_their_class_and_teach_the_confusion(rng: np.random.Generator) -> None:
+    data, truth = _simulate(rng, [0.9, 0.5, "swap"], n_units=200)
+    units = sorted(data["unit"].unique())
+    known = pd.Series(truth[:40], index=units[:40])
+    ds = DawidSkene().fit(data, known=known)
+    assert (ds.labels_.loc[units[:40]].to_numpy() == truth[:40]).all()
+    assert np.allclose(ds.probas_.loc[units[:40]].max(axis=1), 1.0)
+    plain = DawidSkene().fit(data)
+    # anchored, the learned accuracy of the careful annotator is closer to its true 0.9 + 0.1/3
+    careful = ds.annotators_.index("ann0")
+    assert abs(np.diag(ds.errors_[careful]).mean() - 0.933) <= abs(np.diag(plain.errors_[careful]).mean() - 0.933) + 0.02
+    # known units nobody answered are ignored; a class nobody answered is refused
+    DawidSkene().fit(data, known=pd.Series({"nobody": 0}))
+    with pytest.raises(ValueError, match="not an answered value"):
+        DawidSkene().fit(data, known=pd.Series({units[0]: 7}))

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from brun_label.exporters.pairs import GateConfigError, Gates, candidates_frame, select_pairs
+from brun_label.exporters.pairs import (
+    Anchors,
+    GateConfigError,
+    Gates,
+    candidates_frame,
+    select_pairs,
+)
 from brun_label.quality_sim import Worker, answer_rows, make_world
 from brun_label.rubrics import load_rubric
 from brun_label.table import make_table
@@ -112,3 +119,45 @@ def test_a_table_too_small_to_learn_reliabilities_clears_nothing_on_two_votes() 
     sel = _select(rows + mixed, {}, DS)
     assert sel.pairs.empty and set(sel.items["reason"]) == {"split"}
     assert _select(rows + mixed, {}, Gates(min_annotators=2)).pairs["item_id"].nunique() == 6
+
+
+def _anchors_for(n: int = 10) -> tuple[list[dict], Anchors]:
+    """Gold items that ana always gets right and cy half the time."""
+    rows: list[dict] = []
+    known = []
+    for i in range(n):
+        cy = [0, -2] if i % 2 else [-2, 0]
+        rows += item_rows(f"g{i}", {"a": [0, cy[0]], "b": [-2, cy[1]]}, pref=["a", "a" if i % 2 else "b"],
+                          annotators=["ana", "cy"])
+        known += [{"item_id": f"g{i}", "candidate_id": "a", "good": True},
+                  {"item_id": f"g{i}", "candidate_id": "b", "good": False}]
+    return rows, Anchors(rows=make_table(rows), known=pd.DataFrame(known))
+
+
+def test_gold_anchors_teach_the_model_who_is_reliable_and_never_become_pairs() -> None:
+    # a small table: ana and bo agree on eight items, ana and cy disagree on x1
+    x1 = item_rows("x1", {"a": [0, -2], "b": [-2, 0]}, pref=["a", "b"], annotators=["ana", "cy"])
+    agree = [r for i in range(8) for r in item_rows(f"y{i}", {"a": [0, 0], "b": [-2, -2]}, pref=["a", "a"],
+                                                   annotators=["ana", "bo"])]
+    items = {"x1": ["a", "b"], **{f"y{i}": ["a", "b"] for i in range(8)}}
+    cands = candidates_frame(items.items())
+    plain = select_pairs(make_table(x1 + agree), cands, RUBRIC, DS)
+    assert plain.pairs.empty  # too little data to trust anyone yet
+    _, anchors = _anchors_for()
+    anchored = select_pairs(make_table(x1 + agree), cands, RUBRIC, DS, anchors=anchors)
+    # gold shows ana reliable: what she and bo agree on is clear; cy's dissent on x1 says little
+    # either way, so x1 (ana's word alone) stays open
+    assert sorted(anchored.pairs["item_id"]) == [f"y{i}" for i in range(8)]
+    for frame in (anchored.pairs, anchored.kto, anchored.items, anchored.candidates):
+        assert not frame["item_id"].astype(str).str.startswith("g").any()
+    assert anchored.counts["items"] == 9 and anchored.counts["gold_anchor_items"] == 10
+    # the counted consensus ignores anchors entirely
+    share = Gates(min_annotators=2)
+    with_gold = select_pairs(make_table(x1 + agree), cands, RUBRIC, share, anchors=anchors)
+    assert with_gold.counts == select_pairs(make_table(x1 + agree), cands, RUBRIC, share).counts
+
+
+def test_a_gold_item_that_is_also_a_sample_is_refused() -> None:
+    rows, anchors = _anchors_for(2)
+    with pytest.raises(ValueError, match="gold item 'g0' is also a sample"):
+        select_pairs(make_table(rows), candidates_frame([("g0", ["a", "b"])]), RUBRIC, DS, anchors=anchors)
