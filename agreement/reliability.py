@@ -35,6 +35,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from brun_label.table import factorize_objects
+
 #: Above this many distinct integer slots the integer fast path falls back to sorting.
 _MAX_INT_SPAN = 1 << 20
 #: Largest units × values count matrix built (dense int64: 8 bytes a cell, so 1.6 GB).
@@ -162,14 +164,13 @@ def _codes_and_domain(reliability_data: Any, value_domain: npt.ArrayLike | None)
         mask = missing_mask(arr).ravel()
         work = flat.astype(object)
         work[mask] = None
-        # pandas' hash-table factorize: O(n), and it keeps None/NaN as the missing code -1.
+        # pandas' hash-table factorize (each distinct object once): O(n), None/NaN -> code -1.
         try:
-            factorized = pd.factorize(work, use_na_sentinel=True)
+            flat_codes, found = factorize_objects(work)
         except TypeError:  # unhashable cells (lists, sets): compare them as frozensets
             work = np.array([_hashable(v) for v in work], dtype=object)
-            factorized = pd.factorize(work, use_na_sentinel=True)
-        flat_codes: np.ndarray = np.asarray(factorized[0])
-        uniques: np.ndarray = np.asarray(factorized[1], dtype=object)
+            flat_codes, found = factorize_objects(work)
+        uniques = np.fromiter(found, dtype=object, count=len(found))  # a tuple value stays one cell
         if _all_numbers(uniques):
             uniques = uniques.astype(np.float64)
         ordered = _sorted_if_possible(uniques)

@@ -128,6 +128,41 @@ def _object_ids(arr: np.ndarray) -> np.ndarray:
     return np.ctypeslib.as_array(buffer).copy()  # copied while ``arr`` holds the objects alive
 
 
+def _distinct_objects(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(codes, objects)``: ``arr[i] is objects[codes[i]]``, the distinct objects in order of first appearance.
+
+    ``arr`` is a 1-D object array; one pass of ``id`` (an integer hash), whatever the objects.
+    """
+    id_codes, id_uniques = pd.factorize(_object_ids(arr))
+    first = np.empty(len(id_uniques), dtype=np.int64)
+    first[id_codes[::-1]] = np.arange(arr.size - 1, -1, -1)
+    return np.asarray(id_codes, dtype=np.int64), arr[first]
+
+
+def factorize_objects(values: np.ndarray) -> tuple[np.ndarray, list[Any]]:
+    """``pandas.factorize`` of an object array (any shape, read flat), hashing each distinct object once.
+
+    The same codes (-1: ``None``/NaN) and uniques (in order of first appearance) as
+    ``pd.factorize(pd.Series(values.ravel(), dtype=object), use_na_sentinel=True)``, with the
+    same ``TypeError`` on unhashable cells; but cells that hold one shared object (the question
+    matrices hold one object per distinct answer) are grouped by identity first, so the values
+    themselves are hashed and compared once per distinct object instead of once per cell.
+
+    >>> codes, uniques = factorize_objects(np.array([[frozenset("a"), None], [frozenset("a"), 1]], dtype=object))
+    >>> codes.tolist(), uniques
+    ([0, -1, 0, 1], [frozenset({'a'}), 1])
+    """
+    if values.dtype != object:  # numbers: no shared objects to group (each cell becomes its own)
+        codes, found = pd.factorize(pd.Series(values.ravel(), dtype=object), use_na_sentinel=True)
+        return np.asarray(codes, dtype=np.int64), list(found)
+    flat = np.ascontiguousarray(values).ravel()
+    if flat.size == 0:
+        return np.zeros(0, dtype=np.int64), []
+    id_codes, reps = _distinct_objects(flat)
+    rep_codes, uniques = pd.factorize(pd.Series(reps, dtype=object), use_na_sentinel=True)
+    return np.asarray(rep_codes, dtype=np.int64)[id_codes], list(uniques)
+
+
 def value_codes(values: Any) -> tuple[np.ndarray, list[Any]]:
     """Integer codes of a value column: ``codes[i]`` indexes ``uniques`` (-1: blank).
 
@@ -143,10 +178,7 @@ def value_codes(values: Any) -> tuple[np.ndarray, list[Any]]:
         dtype=object)
     if arr.size == 0:
         return np.zeros(0, dtype=np.int64), []
-    id_codes, id_uniques = pd.factorize(_object_ids(arr))
-    first = np.empty(len(id_uniques), dtype=np.int64)
-    first[id_codes[::-1]] = np.arange(arr.size - 1, -1, -1)
-    reps = arr[first]
+    id_codes, reps = _distinct_objects(arr)
     keys = pd.Series([v if type(v) is str else _key(v) for v in reps.tolist()], dtype=object)
     k_raw, k_uniques = pd.factorize(keys, use_na_sentinel=True)
     k_codes: np.ndarray = np.asarray(k_raw, dtype=np.int64)
