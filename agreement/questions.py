@@ -481,40 +481,111 @@ def split_questions(
         if isinstance(when, str):
             when = _submitted_order(table)
         rows, n_dup = _dedupe(c, rows, when)
-        data = _pivot(name, kind, level, source, distance, c, rows, domain)
+        cands = _item_candidates(c, all_rows, rows) if kind == "preference" else None
+        data = _pivot(name, kind, level, source, distance, c, rows, domain, cands)
         data.n_duplicates = n_dup
         if n_dup:
             notes.append(f"{name}: {n_dup} repeated answer(s) by the same annotator on the same unit; the latest counts")
-        if kind == "preference":
-            data.candidates_by_item = _candidates_by_item(c, all_rows, rows)
+        if cands is not None:
+            data.candidates_by_item = cands.by_item(c.items)
             data._width = max(map(len, data.candidates_by_item.values()), default=2)
         out[name] = data
     return out, notes
 
 
-def _candidates_by_item(c: _Codes, all_rows: np.ndarray, pref_rows: np.ndarray) -> dict[str, list[str]]:
-    """Every item's candidate ids, sorted: its per-candidate rows' and the ids its preference answers name."""
+@dataclass
+class _ItemCandidates:
+    """Every item's candidate ids as sorted integer keys ``item * width + name`` (``width = len(names) + 1``).
+
+    ``names`` are the table's candidate ids, sorted, plus any id only a preference answer names,
+    so an item's keys are its candidate ids in sorted order; ``answer`` is each preference row's
+    answer as a code into ``names`` (-1: not an id, e.g. tie or both_bad).
+    """
+
+    names: np.ndarray
+    keys: np.ndarray
+    answer: np.ndarray
+
+    @property
+    def width(self) -> int:
+        """The multiplier of an item code in a key."""
+        return len(self.names) + 1
+
+    def span(self, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(start, end)`` of each item's keys in ``keys``."""
+        items = np.asarray(items, dtype=np.int64)
+        return np.searchsorted(self.keys, items * self.width), np.searchsorted(self.keys, (items + 1) * self.width)
+
+    def ranks(self, items: np.ndarray, answers: np.ndarray) -> np.ndarray:
+        """The 1-based position of each answer among its item's candidates (0: not one of them)."""
+        key = np.asarray(items, dtype=np.int64) * self.width + answers
+        at = np.searchsorted(self.keys, key)
+        hit = (answers >= 0) & (at < len(self.keys))
+        hit[hit] = self.keys[at[hit]] == key[hit]
+        return np.where(hit, at - self.span(items)[0] + 1, 0)
+
+    def by_item(self, item_names: np.ndarray) -> dict[str, list[str]]:
+        """``{item id: its candidate ids, sorted}`` (``item_names``: the item id of each item code)."""
+        if not len(self.keys):
+            return {}
+        item_codes, cand_codes = np.divmod(self.keys, self.width)
+        cand_ids = self.names[cand_codes].tolist()
+        bounds = (np.flatnonzero(np.diff(item_codes)) + 1).tolist()
+        starts, ends = [0, *bounds], [*bounds, len(cand_ids)]
+        names = item_names[item_codes[starts]].tolist()
+        return {name: cand_ids[a:b] for name, a, b in zip(names, starts, ends, strict=True)}
+
+
+def _item_candidates(c: _Codes, all_rows: np.ndarray, pref_rows: np.ndarray) -> _ItemCandidates:
+    """Every item's candidate ids: its per-candidate rows' and the ids its preference answers name."""
     rows = all_rows[c.cand[all_rows] != c.no_candidate]
-    vals = c.values_of(pref_rows)
-    named = np.asarray(pd.notna(vals), dtype=bool) & ~np.isin(vals, list(NON_CANDIDATE))  # labels (checked)
-    p_vals, p_items = vals[named], c.item[pref_rows][named]
+    # Each distinct answer is looked up once (a million rows hold a few thousand distinct ids).
+    p_codes = c.value[pref_rows]
+    used = c.used(p_codes)
+    answers = c.by_code(used)
+    named = np.asarray(pd.notna(answers), dtype=bool) & ~np.isin(answers, list(NON_CANDIDATE))  # labels (checked)
     names = c.cands
-    p_code = np.asarray(pd.Index(names, dtype=object).get_indexer(pd.Index(p_vals, dtype=object)), dtype=np.int64)
+    found = np.asarray(pd.Index(names, dtype=object).get_indexer(pd.Index(answers, dtype=object)), dtype=np.int64)
     row_code = c.cand[rows]
-    if (p_code < 0).any():  # ids named only by a preference: widen the (sorted) id space
-        names = np.asarray(sorted(set(names.tolist()) | {str(v) for v in p_vals[p_code < 0].tolist()}), dtype=object)
+    if (found[named] < 0).any():  # ids named only by a preference: widen the (sorted) id space
+        names = np.asarray(sorted(set(names.tolist()) | {str(v) for v in answers[named & (found < 0)].tolist()}),
+                           dtype=object)
         index = pd.Index(names, dtype=object)
         row_code = np.asarray(index.get_indexer(pd.Index(c.cands, dtype=object)), dtype=np.int64)[row_code]
-        p_code = np.asarray(index.get_indexer(pd.Index(p_vals, dtype=object)), dtype=np.int64)
+        found = np.asarray(index.get_indexer(pd.Index(answers, dtype=object)), dtype=np.int64)
+    lookup = np.full(len(c.uniques), -1, dtype=np.int64)
+    lookup[used] = found
+    answer = lookup[p_codes]
     width = len(names) + 1
-    keys = np.sort(pd.unique(np.concatenate([c.item[rows] * width + row_code, p_items * width + p_code])))
-    item_codes, cand_codes = np.divmod(keys, width)
-    cand_ids = names[cand_codes].tolist()
-    bounds = np.flatnonzero(np.diff(item_codes)) + 1
-    starts = np.concatenate([[0], bounds]).astype(np.int64) if len(item_codes) else np.zeros(0, np.int64)
-    ends = np.concatenate([bounds, [len(item_codes)]]).astype(np.int64) if len(item_codes) else np.zeros(0, np.int64)
-    item_names = c.items[item_codes[starts]].tolist() if len(starts) else []
-    return {name: cand_ids[a:b] for name, a, b in zip(item_names, starts.tolist(), ends.tolist(), strict=True)}
+    named_rows = np.flatnonzero(np.isin(p_codes, used[named]))
+    keys = np.sort(pd.unique(np.concatenate([c.item[rows] * width + row_code,
+                                             c.item[pref_rows[named_rows]] * width + answer[named_rows]])))
+    return _ItemCandidates(names=names, keys=np.asarray(keys, dtype=np.int64), answer=answer)
+
+
+def _preference_labels(c: _Codes, rows: np.ndarray, cands: _ItemCandidates) -> np.ndarray:
+    """Each preference row's coefficient label: ``candidate_k`` (k: the id's position), else the answer."""
+    ranks = cands.ranks(c.item[rows], cands.answer)
+    codes = c.value[rows]
+    labels = c.values_of(rows)
+    used = c.used(codes)
+    special = [k for k in used.tolist() if c.uniques[k] in NON_CANDIDATE]
+    odd = np.flatnonzero((ranks == 0) & ~np.isin(codes, special))  # not an id of the item (kept as text)
+    labels[odd] = np.array([str(v) for v in labels[odd].tolist()], dtype=object)
+    named = np.flatnonzero(ranks > 0)
+    words = np.array([f"candidate_{k}" for k in range(int(ranks.max(initial=0)) + 1)], dtype=object)
+    labels[named] = words[ranks[named]]
+    return labels
+
+
+def _unit_positions(cands: _ItemCandidates, unit_item: np.ndarray) -> tuple[pd.Index, np.ndarray, np.ndarray]:
+    """``QuestionData._positions``: every (unit, candidate id) of the units' items as sorted keys, and its rank."""
+    start, end = cands.span(unit_item)
+    lens = end - start
+    offsets = np.arange(int(lens.sum()), dtype=np.int64) - np.repeat(np.cumsum(lens) - lens, lens)
+    name_codes = cands.keys[np.repeat(start, lens) + offsets] % cands.width
+    units = np.repeat(np.arange(len(unit_item), dtype=np.int64), lens)
+    return pd.Index(cands.names, dtype=object), units * cands.width + name_codes, offsets + 1
 
 
 def _pivot(
@@ -526,7 +597,9 @@ def _pivot(
     c: _Codes,
     rows: np.ndarray,
     domain: list[Any] | None,
+    cands: _ItemCandidates | None = None,
 ) -> QuestionData:
+    """The question's matrices; with ``cands`` (a preference), also its position-coded human matrix."""
     unit_key = c.item[rows] * (len(c.cands) + 1) + c.cand[rows]
     # Hash first, then sort only the distinct units (fewer than the rows).
     first_codes, distinct = pd.factorize(unit_key)
@@ -551,7 +624,7 @@ def _pivot(
         objs[used] = _as_frozensets(picked) if kind == "flags" else picked
     values = c.value[rows]
 
-    def matrix(mask: np.ndarray) -> tuple[list[str], np.ndarray]:
+    def matrix(mask: np.ndarray, cells: np.ndarray | None = None) -> tuple[list[str], np.ndarray]:
         present = np.flatnonzero(np.bincount(c.ann[rows][mask], minlength=len(ann_names)))
         who = [str(ann_names[k]) for k in present.tolist()]
         slot = np.full(len(ann_names), -1, dtype=np.int64)
@@ -562,13 +635,16 @@ def _pivot(
             mat[rows_idx, unit_index[mask]] = lookup[values[mask]]
         else:
             mat = np.full((len(who), n_units), None, dtype=object)
-            mat[rows_idx, unit_index[mask]] = objs[values[mask]]
+            mat[rows_idx, unit_index[mask]] = objs[values[mask]] if cells is None else cells[mask]
+        mat.flags.writeable = False  # read-only: coded once by every coefficient (reliability)
         return who, mat
 
     humans, human_values = matrix(~is_judge)
     judges, judge_values = matrix(is_judge)
-    human_values.flags.writeable = False  # read-only: coded once by every coefficient (reliability)
-    judge_values.flags.writeable = False
+    coded = positions = None
+    if cands is not None:
+        coded = matrix(~is_judge, _preference_labels(c, rows, cands))[1]
+        positions = _unit_positions(cands, unit_item)
     return QuestionData(
         name=name,
         kind=kind,
@@ -582,4 +658,6 @@ def _pivot(
         judges=judges,
         judge_values=judge_values,
         domain=domain,
+        _coded=coded,
+        _positions=positions,
     )
