@@ -53,7 +53,7 @@ import pandas as pd
 from brun_label.agreement.distances import LEVELS
 from brun_label.model import JUDGE_PREFIX
 from brun_label.rubric import BOTH_BAD, TIE, Question, Rubric
-from brun_label.table import TableError, normalize_table, value_codes
+from brun_label.table import TableError, normalize_table, text_positions, value_codes
 
 #: Preference answers that are not a candidate.
 NON_CANDIDATE = (TIE, BOTH_BAD)
@@ -545,14 +545,13 @@ def _item_candidates(c: _Codes, all_rows: np.ndarray, pref_rows: np.ndarray) -> 
     answers = c.by_code(used)
     named = np.asarray(pd.notna(answers), dtype=bool) & ~np.isin(answers, list(NON_CANDIDATE))  # labels (checked)
     names = c.cands
-    found = np.asarray(pd.Index(names, dtype=object).get_indexer(pd.Index(answers, dtype=object)), dtype=np.int64)
+    found = text_positions(names, answers)
     row_code = c.cand[rows]
     if (found[named] < 0).any():  # ids named only by a preference: widen the (sorted) id space
         names = np.asarray(sorted(set(names.tolist()) | {str(v) for v in answers[named & (found < 0)].tolist()}),
                            dtype=object)
-        index = pd.Index(names, dtype=object)
-        row_code = np.asarray(index.get_indexer(pd.Index(c.cands, dtype=object)), dtype=np.int64)[row_code]
-        found = np.asarray(index.get_indexer(pd.Index(answers, dtype=object)), dtype=np.int64)
+        row_code = text_positions(names, c.cands)[row_code]
+        found = text_positions(names, answers)
     lookup = np.full(len(c.uniques), -1, dtype=np.int64)
     lookup[used] = found
     answer = lookup[p_codes]
