@@ -76,12 +76,25 @@ class QuestionData:
     judges: list[str]
     judge_values: np.ndarray
     domain: list[Any] | None = None
-    candidates_by_item: dict[str, list[str]] = field(default_factory=dict)
     n_duplicates: int = 0
     notes: list[str] = field(default_factory=list)
+    _candidates: _ItemCandidates | None = field(default=None, repr=False, compare=False)
+    _candidates_by_item: dict[str, list[str]] | None = field(default=None, repr=False, compare=False)
     _coded: np.ndarray | None = field(default=None, repr=False, compare=False)
     _positions: tuple[pd.Index, np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
     _width: int | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def candidates_by_item(self) -> dict[str, list[str]]:
+        """``{item id: its candidate ids, sorted}`` (preferences; built from the coded keys on first use)."""
+        if self._candidates_by_item is None:
+            self._candidates_by_item = self._candidates.by_item() if self._candidates is not None else {}
+        return self._candidates_by_item
+
+    @candidates_by_item.setter
+    def candidates_by_item(self, value: dict[str, list[str]]) -> None:
+        self._candidates_by_item = value
+        self._width = None
 
     @property
     def numeric(self) -> bool:
@@ -487,8 +500,8 @@ def split_questions(
         if n_dup:
             notes.append(f"{name}: {n_dup} repeated answer(s) by the same annotator on the same unit; the latest counts")
         if cands is not None:
-            data.candidates_by_item = cands.by_item(c.items)
-            data._width = max(map(len, data.candidates_by_item.values()), default=2)
+            data._candidates = cands
+            data._width = cands.most or 2
         out[name] = data
     return out, notes
 
@@ -499,12 +512,14 @@ class _ItemCandidates:
 
     ``names`` are the table's candidate ids, sorted, plus any id only a preference answer names,
     so an item's keys are its candidate ids in sorted order; ``answer`` is each preference row's
-    answer as a code into ``names`` (-1: not an id, e.g. tie or both_bad).
+    answer as a code into ``names`` (-1: not an id, e.g. tie or both_bad); ``item_names`` is the
+    item id of each item code.
     """
 
     names: np.ndarray
     keys: np.ndarray
     answer: np.ndarray
+    item_names: np.ndarray
 
     @property
     def width(self) -> int:
@@ -524,15 +539,20 @@ class _ItemCandidates:
         hit[hit] = self.keys[at[hit]] == key[hit]
         return np.where(hit, at - self.span(items)[0] + 1, 0)
 
-    def by_item(self, item_names: np.ndarray) -> dict[str, list[str]]:
-        """``{item id: its candidate ids, sorted}`` (``item_names``: the item id of each item code)."""
+    @property
+    def most(self) -> int:
+        """The most candidates an item has (0: none)."""
+        return int(np.bincount(self.keys // self.width).max()) if len(self.keys) else 0
+
+    def by_item(self) -> dict[str, list[str]]:
+        """``{item id: its candidate ids, sorted}``."""
         if not len(self.keys):
             return {}
         item_codes, cand_codes = np.divmod(self.keys, self.width)
         cand_ids = self.names[cand_codes].tolist()
         bounds = (np.flatnonzero(np.diff(item_codes)) + 1).tolist()
         starts, ends = [0, *bounds], [*bounds, len(cand_ids)]
-        names = item_names[item_codes[starts]].tolist()
+        names = self.item_names[item_codes[starts]].tolist()
         return {name: cand_ids[a:b] for name, a, b in zip(names, starts, ends, strict=True)}
 
 
@@ -559,7 +579,7 @@ def _item_candidates(c: _Codes, all_rows: np.ndarray, pref_rows: np.ndarray) -> 
     named_rows = np.flatnonzero(np.isin(p_codes, used[named]))
     keys = np.sort(pd.unique(np.concatenate([c.item[rows] * width + row_code,
                                              c.item[pref_rows[named_rows]] * width + answer[named_rows]])))
-    return _ItemCandidates(names=names, keys=np.asarray(keys, dtype=np.int64), answer=answer)
+    return _ItemCandidates(names=names, keys=np.asarray(keys, dtype=np.int64), answer=answer, item_names=c.items)
 
 
 def _preference_labels(c: _Codes, rows: np.ndarray, cands: _ItemCandidates) -> np.ndarray:
