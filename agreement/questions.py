@@ -248,6 +248,9 @@ class _Codes:
     anns: np.ndarray
     value: np.ndarray  # codes into ``uniques`` (-1: blank)
     uniques: list[Any]
+    unit: np.ndarray  # codes of the rows' (item, candidate) pairs, in (item, candidate) order
+    unit_item: np.ndarray  # the item code of each unit code
+    unit_cand: np.ndarray  # the candidate code of each unit code
 
     _objects: np.ndarray | None = None
 
@@ -405,9 +408,16 @@ def _dedupe(c: _Codes, rows: np.ndarray, order: np.ndarray | None) -> tuple[np.n
     """Keep each annotator's last answer per unit (latest ``submitted_at``, else the last row)."""
     if order is not None:
         rows = rows[np.argsort(order[rows], kind="stable")]
-    key = (c.item[rows] * (len(c.cands) + 1) + c.cand[rows]) * (len(c.anns) + 1) + c.ann[rows]
-    dup = pd.Series(key).duplicated(keep="last").to_numpy()
-    return rows[~dup], int(dup.sum())
+    key = c.unit[rows] * (len(c.anns) + 1) + c.ann[rows]
+    n_keys = len(c.unit_item) * (len(c.anns) + 1)
+    if n_keys > 4 * len(rows) + 1024:  # a sparse key space: hash the keys
+        dup = pd.Series(key).duplicated(keep="last").to_numpy()
+        return rows[~dup], int(dup.sum())
+    at = np.arange(len(rows), dtype=np.int64)
+    last = np.full(n_keys, -1, dtype=np.int64)
+    np.maximum.at(last, key, at)  # each (unit, annotator)'s last row
+    keep = last[key] == at
+    return rows[keep], int(len(rows) - keep.sum())
 
 
 def _submitted_order(table: pd.DataFrame) -> np.ndarray | None:
@@ -425,7 +435,14 @@ def _table_codes(table: pd.DataFrame) -> _Codes:
     cand, cands = _sorted_codes(table["candidate_id"])
     ann, anns = _sorted_codes(table["annotator"])
     value, uniques = value_codes(table["value"])
-    return _Codes(item, items, cand, cands, ann, anns, value, uniques)
+    # Hash the pairs once, then sort only the distinct ones (far fewer than the rows).
+    first, distinct = pd.factorize(item * (len(cands) + 1) + cand)
+    order = np.argsort(np.asarray(distinct, dtype=np.int64), kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order), dtype=np.int64)
+    unit_item, unit_cand = np.divmod(np.asarray(distinct, dtype=np.int64)[order], len(cands) + 1)
+    return _Codes(item, items, cand, cands, ann, anns, value, uniques,
+                  unit=rank[np.asarray(first, dtype=np.int64)], unit_item=unit_item, unit_cand=unit_cand)
 
 
 def split_questions(
@@ -558,7 +575,8 @@ class _ItemCandidates:
 
 def _item_candidates(c: _Codes, all_rows: np.ndarray, pref_rows: np.ndarray) -> _ItemCandidates:
     """Every item's candidate ids: its per-candidate rows' and the ids its preference answers name."""
-    rows = all_rows[c.cand[all_rows] != c.no_candidate]
+    per_cand = np.flatnonzero(np.bincount(c.unit[all_rows], minlength=len(c.unit_item)) > 0)
+    per_cand = per_cand[c.unit_cand[per_cand] != c.no_candidate]  # the (item, candidate) pairs of the rows
     # Each distinct answer is looked up once (a million rows hold a few thousand distinct ids).
     p_codes = c.value[pref_rows]
     used = c.used(p_codes)
@@ -566,7 +584,7 @@ def _item_candidates(c: _Codes, all_rows: np.ndarray, pref_rows: np.ndarray) -> 
     named = np.asarray(pd.notna(answers), dtype=bool) & ~np.isin(answers, list(NON_CANDIDATE))  # labels (checked)
     names = c.cands
     found = text_positions(names, answers)
-    row_code = c.cand[rows]
+    row_code = c.unit_cand[per_cand]
     if (found[named] < 0).any():  # ids named only by a preference: widen the (sorted) id space
         names = np.asarray(sorted(set(names.tolist()) | {str(v) for v in answers[named & (found < 0)].tolist()}),
                            dtype=object)
@@ -577,7 +595,7 @@ def _item_candidates(c: _Codes, all_rows: np.ndarray, pref_rows: np.ndarray) -> 
     answer = lookup[p_codes]
     width = len(names) + 1
     named_rows = np.flatnonzero(np.isin(p_codes, used[named]))
-    keys = np.sort(pd.unique(np.concatenate([c.item[rows] * width + row_code,
+    keys = np.sort(pd.unique(np.concatenate([c.unit_item[per_cand] * width + row_code,
                                              c.item[pref_rows[named_rows]] * width + answer[named_rows]])))
     return _ItemCandidates(names=names, keys=np.asarray(keys, dtype=np.int64), answer=answer, item_names=c.items)
 
@@ -619,16 +637,11 @@ def _pivot(
     cands: _ItemCandidates | None = None,
 ) -> QuestionData:
     """The question's matrices; with ``cands`` (a preference), also its position-coded human matrix."""
-    unit_key = c.item[rows] * (len(c.cands) + 1) + c.cand[rows]
-    # Hash first, then sort only the distinct units (fewer than the rows).
-    first_codes, distinct = pd.factorize(unit_key)
-    order = np.argsort(distinct, kind="stable")
-    units = np.asarray(distinct, dtype=np.int64)[order]
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order), dtype=np.int64)
-    unit_index = rank[np.asarray(first_codes)]
+    present_units = np.bincount(c.unit[rows], minlength=len(c.unit_item)) > 0
+    units = np.flatnonzero(present_units)  # the question's units, in (item, candidate) order
+    unit_index = (np.cumsum(present_units) - 1)[c.unit[rows]]
     n_units = len(units)
-    unit_item, unit_cand = np.divmod(units, len(c.cands) + 1)
+    unit_item, unit_cand = c.unit_item[units], c.unit_cand[units]
     ann_names = c.anns
     is_judge_name = np.array([str(a).startswith(JUDGE_PREFIX) for a in ann_names.tolist()], dtype=bool)
     is_judge = is_judge_name[c.ann[rows]]
