@@ -53,7 +53,7 @@ import pandas as pd
 from brun_label.agreement.distances import LEVELS
 from brun_label.model import JUDGE_PREFIX
 from brun_label.rubric import BOTH_BAD, TIE, Question, Rubric
-from brun_label.table import TableError, normalize_table, text_positions, value_codes
+from brun_label.table import TableCodes, TableError, normalize_table, table_codes, text_positions
 
 #: Preference answers that are not a candidate.
 NON_CANDIDATE = (TIE, BOTH_BAD)
@@ -236,53 +236,7 @@ def _kind_of(v: Any) -> str:
     return "list" if _is_list(v) else "number" if _is_number(v) else type(v).__name__
 
 
-@dataclass
-class _Codes:
-    """The table as integer codes, computed once: every question is sliced from these arrays."""
-
-    item: np.ndarray  # codes into ``items`` (sorted)
-    items: np.ndarray
-    cand: np.ndarray  # codes into ``cands`` (sorted; "" sorts first)
-    cands: np.ndarray
-    ann: np.ndarray  # codes into ``anns`` (sorted)
-    anns: np.ndarray
-    value: np.ndarray  # codes into ``uniques`` (-1: blank)
-    uniques: list[Any]
-    unit: np.ndarray  # codes of the rows' (item, candidate) pairs, in (item, candidate) order
-    unit_item: np.ndarray  # the item code of each unit code
-    unit_cand: np.ndarray  # the candidate code of each unit code
-
-    _objects: np.ndarray | None = None
-
-    def used(self, codes: np.ndarray) -> np.ndarray:
-        """The distinct value codes among ``codes`` (all >= 0), sorted: one bincount, no sort."""
-        return np.flatnonzero(np.bincount(codes, minlength=len(self.uniques))) if len(codes) else codes[:0]
-
-    @property
-    def no_candidate(self) -> int:
-        """The code of ``""`` (an item question's candidate), or -1 when no row has one."""
-        return 0 if len(self.cands) and self.cands[0] == "" else -1  # sorted: "" comes first
-
-    def values_of(self, rows: np.ndarray) -> np.ndarray:
-        """The values of ``rows`` as an object array (None for blanks)."""
-        return self.by_code(self.value[rows])
-
-    def by_code(self, codes: np.ndarray) -> np.ndarray:
-        """The distinct values with these codes as an object array (-1: None)."""
-        if self._objects is None:
-            objs = np.empty(len(self.uniques) + 1, dtype=object)
-            for k, v in enumerate(self.uniques):
-                objs[k] = v  # one by one: a list value must stay one cell
-            self._objects = objs
-        return self._objects[codes]
-
-
-def _sorted_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    codes, uniques = pd.factorize(col, sort=True)
-    return np.asarray(codes, dtype=np.int64), np.asarray(uniques, dtype=object)
-
-
-def _candidate_pairs(c: _Codes, table_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _candidate_pairs(c: TableCodes, table_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The (item code, candidate id) pairs of the per-candidate rows among ``table_rows``."""
     rows = table_rows[c.cand[table_rows] != c.no_candidate]
     key = np.sort(pd.unique(c.item[rows] * (len(c.cands) + 1) + c.cand[rows]))
@@ -290,7 +244,7 @@ def _candidate_pairs(c: _Codes, table_rows: np.ndarray) -> tuple[np.ndarray, np.
     return item, c.cands[cand]
 
 
-def _named_mask(c: _Codes, rows: np.ndarray, cand_items: np.ndarray, cand_ids: np.ndarray) -> np.ndarray:
+def _named_mask(c: TableCodes, rows: np.ndarray, cand_items: np.ndarray, cand_ids: np.ndarray) -> np.ndarray:
     """Whether each row's value is one of the candidate ids known for its item."""
     index = pd.MultiIndex.from_arrays([cand_items, pd.Index(cand_ids, dtype=object)])
     vals = c.values_of(rows)
@@ -298,7 +252,7 @@ def _named_mask(c: _Codes, rows: np.ndarray, cand_items: np.ndarray, cand_ids: n
     return np.asarray(index.get_indexer(query), dtype=np.int64) >= 0 if len(index) else np.zeros(len(rows), bool)
 
 
-def _infer_kind(name: str, c: _Codes, rows: np.ndarray, all_pairs: tuple[np.ndarray, np.ndarray]) -> str:
+def _infer_kind(name: str, c: TableCodes, rows: np.ndarray, all_pairs: tuple[np.ndarray, np.ndarray]) -> str:
     used = c.used(c.value[rows])
     vals = [c.uniques[k] for k in used.tolist()]
     if all(_is_list(v) for v in vals):
@@ -326,7 +280,7 @@ class ValueProblem(ValueError):
         super().__init__(message + where)
 
 
-def _first_bad(c: _Codes, rows: np.ndarray, ok: Any) -> tuple[Any, int] | None:
+def _first_bad(c: TableCodes, rows: np.ndarray, ok: Any) -> tuple[Any, int] | None:
     """The first value of ``rows`` (in table order) that ``ok`` rejects, checking each distinct value once."""
     used = c.used(c.value[rows])
     bad = [k for k in used.tolist() if not ok(c.uniques[k])]
@@ -336,7 +290,7 @@ def _first_bad(c: _Codes, rows: np.ndarray, ok: Any) -> tuple[Any, int] | None:
     return c.uniques[int(c.value[row])], row
 
 
-def _check_values(name: str, kind: str, q: Question | None, c: _Codes, rows: np.ndarray) -> None:
+def _check_values(name: str, kind: str, q: Question | None, c: TableCodes, rows: np.ndarray) -> None:
     if kind in _NUMERIC_KINDS:
         bad = _first_bad(c, rows, _is_number)
         if bad:
@@ -404,7 +358,7 @@ def _resolve_level(
     return level, source, level, notes
 
 
-def _dedupe(c: _Codes, rows: np.ndarray, order: np.ndarray | None) -> tuple[np.ndarray, int]:
+def _dedupe(c: TableCodes, rows: np.ndarray, order: np.ndarray | None) -> tuple[np.ndarray, int]:
     """Keep each annotator's last answer per unit (latest ``submitted_at``, else the last row)."""
     if order is not None:
         rows = rows[np.argsort(order[rows], kind="stable")]
@@ -430,21 +384,6 @@ def _submitted_order(table: pd.DataFrame) -> np.ndarray | None:
     return np.argsort(np.argsort(ns, kind="stable"), kind="stable")
 
 
-def _table_codes(table: pd.DataFrame) -> _Codes:
-    item, items = _sorted_codes(table["item_id"])
-    cand, cands = _sorted_codes(table["candidate_id"])
-    ann, anns = _sorted_codes(table["annotator"])
-    value, uniques = value_codes(table["value"])
-    # Hash the pairs once, then sort only the distinct ones (far fewer than the rows).
-    first, distinct = pd.factorize(item * (len(cands) + 1) + cand)
-    order = np.argsort(np.asarray(distinct, dtype=np.int64), kind="stable")
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order), dtype=np.int64)
-    unit_item, unit_cand = np.divmod(np.asarray(distinct, dtype=np.int64)[order], len(cands) + 1)
-    return _Codes(item, items, cand, cands, ann, anns, value, uniques,
-                  unit=rank[np.asarray(first, dtype=np.int64)], unit_item=unit_item, unit_cand=unit_cand)
-
-
 def split_questions(
     table: pd.DataFrame,
     *,
@@ -457,9 +396,10 @@ def split_questions(
     missing columns, values of the wrong type or not among the rubric's options, a level
     that does not fit the values.
 
-    The table is coded once (sorted integer codes of items, candidates and annotators; one code
-    per distinct value, see :func:`brun_label.table.value_codes`), so each question is a few
-    array operations, whatever the number of rows.
+    The table is coded once (:func:`brun_label.table.table_codes`: sorted integer codes of items,
+    candidates, annotators and (item, candidate) units, one code per distinct value; shared with
+    :func:`brun_label.answers.check_answers` on the same table), so each question is a few array
+    operations, whatever the number of rows.
     """
     try:
         table = normalize_table(table)
@@ -467,14 +407,13 @@ def split_questions(
         raise ValueError(str(exc)) from None
     lv = _check_levels(levels)
     notes: list[str] = []
-    c = _table_codes(table)
+    c = table_codes(table)
     submitted = (table["status"] == "submitted").to_numpy(dtype=bool)
     used = submitted & (c.value >= 0)
     dropped = len(table) - int(used.sum())
     if dropped:
         notes.append(f"{dropped} row(s) not counted (status other than submitted, or no value)")
-    q_raw, q_names = pd.factorize(table["question"])
-    q_codes: np.ndarray = np.asarray(q_raw, dtype=np.int64)
+    q_codes, q_names = c.question, c.questions
     rubric_names = [q.name for q in rubric.questions] if rubric is not None else []
     present_codes = np.flatnonzero(np.bincount(q_codes[used], minlength=len(q_names)))
     present = sorted(str(q_names[k]) for k in present_codes.tolist())
@@ -573,7 +512,7 @@ class _ItemCandidates:
         return {name: cand_ids[a:b] for name, a, b in zip(names, starts, ends, strict=True)}
 
 
-def _item_candidates(c: _Codes, all_rows: np.ndarray, pref_rows: np.ndarray) -> _ItemCandidates:
+def _item_candidates(c: TableCodes, all_rows: np.ndarray, pref_rows: np.ndarray) -> _ItemCandidates:
     """Every item's candidate ids: its per-candidate rows' and the ids its preference answers name."""
     per_cand = np.flatnonzero(np.bincount(c.unit[all_rows], minlength=len(c.unit_item)) > 0)
     per_cand = per_cand[c.unit_cand[per_cand] != c.no_candidate]  # the (item, candidate) pairs of the rows
@@ -600,7 +539,7 @@ def _item_candidates(c: _Codes, all_rows: np.ndarray, pref_rows: np.ndarray) -> 
     return _ItemCandidates(names=names, keys=np.asarray(keys, dtype=np.int64), answer=answer, item_names=c.items)
 
 
-def _preference_labels(c: _Codes, rows: np.ndarray, cands: _ItemCandidates) -> np.ndarray:
+def _preference_labels(c: TableCodes, rows: np.ndarray, cands: _ItemCandidates) -> np.ndarray:
     """Each preference row's coefficient label: ``candidate_k`` (k: the id's position), else the answer."""
     ranks = cands.ranks(c.item[rows], cands.answer)
     codes = c.value[rows]
@@ -631,7 +570,7 @@ def _pivot(
     level: str,
     source: str,
     distance: str,
-    c: _Codes,
+    c: TableCodes,
     rows: np.ndarray,
     domain: list[Any] | None,
     cands: _ItemCandidates | None = None,

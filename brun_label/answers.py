@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 
 from brun_label.rubric import BOTH_BAD, TIE, Question, Rubric
-from brun_label.table import text_positions, value_codes
+from brun_label.table import TableCodes, table_codes, text_positions
 
 #: How many invalid answers a command prints before "... and N more".
 MAX_SHOWN = 20
@@ -154,10 +154,10 @@ def check_answers(
     bad_msg: list[np.ndarray] = []
     if n == 0:
         return table, []
-    values = table["value"].to_numpy(dtype=object)
-    v_codes, v_uniques = value_codes(values)
-    q_codes, q_names = pd.factorize(table["question"])
-    has_cand = (table["candidate_id"] != "").to_numpy(dtype=bool)
+    codes_of = table_codes(table)  # shared with the agreement's split_questions on the same table
+    v_codes, v_uniques = codes_of.value, codes_of.uniques
+    q_codes, q_names = codes_of.question, codes_of.questions
+    has_cand = codes_of.cand != codes_of.no_candidate
     by_name = {q.name: q for q in rubric.questions}
 
     def report(rows: np.ndarray, field: str, messages: np.ndarray | str) -> None:
@@ -199,7 +199,7 @@ def check_answers(
         if q.type == "preference":
             rows = rows[~bad & ~np.isin(codes, special)]
             if rows.size:
-                _check_named(table, rows, (v_codes, v_uniques), candidates, name, report)
+                _check_named(table, rows, codes_of, candidates, name, report)
     if not bad_row:
         return table, []
     all_rows = np.concatenate(bad_row)
@@ -214,26 +214,24 @@ def check_answers(
 def _check_named(
     table: pd.DataFrame,
     rows: np.ndarray,
-    coded: tuple[np.ndarray, list[Any]],
+    coded: TableCodes,
     candidates: Mapping[str, Sequence[str]] | None,
     name: str,
     report: Any,
 ) -> None:
     """Report the preference rows (``rows``, valid strings) that name no candidate of their item.
 
-    ``coded`` is the value column's :func:`~brun_label.table.value_codes`: each distinct answer is
-    looked up among the candidate ids once, not once per row.
+    ``coded`` is the table's :func:`~brun_label.table.table_codes`: each distinct answer is looked
+    up among the candidate ids once, not once per row.
     """
-    item_raw, item_names = pd.factorize(table["item_id"])
-    item_codes: np.ndarray = np.asarray(item_raw, dtype=np.int64)
-    item_index = pd.Index(item_names)
-    covered = np.zeros(len(item_index), dtype=bool)
+    item_codes = coded.item
+    covered = np.zeros(len(coded.items), dtype=bool)
     # The allowed (item, candidate) pairs: the samples', else shown_order's, else the rows'.
     pair_items: list[np.ndarray] = []
     pair_cands: list[Any] = []
     if candidates:
         keys = list(map(str, candidates))
-        pos = np.asarray(item_index.get_indexer(keys), dtype=np.int64)
+        pos = text_positions(coded.items, keys)
         lists = [list(map(str, candidates[k])) for k in candidates]
         pair_items.append(np.repeat(pos, [len(c) for c in lists]))
         pair_cands.append([c for cs in lists for c in cs])
@@ -258,19 +256,18 @@ def _check_named(
         pair_items.append(np.asarray(si, dtype=np.int64))
         pair_cands.append(sc)
         covered[np.asarray(si, dtype=np.int64)] = True
-    cand_raw, cand_names = pd.factorize(table["candidate_id"])
-    cand_codes: np.ndarray = np.asarray(cand_raw, dtype=np.int64)
+    cand_codes, cand_names = coded.cand, coded.cands
     extra = pd.unique(np.asarray([c for part in pair_cands for c in part], dtype=object))
     names = np.concatenate([np.asarray(cand_names, dtype=object),
                             extra[text_positions(cand_names, extra) < 0]]) if len(extra) else cand_names
     width = len(names) + 1
-    from_rows = (table["candidate_id"] != "").to_numpy(dtype=bool) & ~covered[item_codes]
+    from_rows = (cand_codes != coded.no_candidate) & ~covered[item_codes]
     allowed = [item_codes[from_rows] * width + cand_codes[from_rows]]
     for it, cs in zip(pair_items, pair_cands, strict=True):
         cc = text_positions(names, list(cs))
         ok = it >= 0
         allowed.append(it[ok] * width + cc[ok])
-    v_codes, v_uniques = coded
+    v_codes, v_uniques = coded.value, coded.uniques
     codes = v_codes[rows]
     used = np.flatnonzero(np.bincount(codes, minlength=len(v_uniques)))
     cand_of = np.full(len(v_uniques), -1, dtype=np.int64)

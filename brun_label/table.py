@@ -37,7 +37,9 @@ import ctypes
 import json
 import math
 import re
+import weakref
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -207,6 +209,139 @@ def value_codes(values: Any) -> tuple[np.ndarray, list[Any]]:
     rep_of[k_codes[::-1][k_codes[::-1] >= 0]] = np.flatnonzero(k_codes >= 0)[::-1]
     codes = k_codes[np.asarray(id_codes)]
     return codes, [reps[i] for i in rep_of.tolist()]
+
+
+@dataclass
+class TableCodes:
+    """An annotation table as integer codes: every check and every question is sliced from these arrays.
+
+    Each text column gets sorted codes (``items[item[i]]`` is row ``i``'s item id; ``""`` sorts
+    first among the candidates), the values one code per distinct value (:func:`value_codes`,
+    -1: blank), and every (item, candidate) pair a ``unit`` code in (item, candidate) order. The
+    arrays are read-only: one :class:`TableCodes` is shared by everything that reads the same
+    table (:func:`table_codes`).
+    """
+
+    item: np.ndarray
+    items: np.ndarray
+    cand: np.ndarray
+    cands: np.ndarray
+    ann: np.ndarray
+    anns: np.ndarray
+    question: np.ndarray
+    questions: np.ndarray
+    value: np.ndarray
+    uniques: list[Any]
+    unit: np.ndarray
+    unit_item: np.ndarray  # the item code of each unit code
+    unit_cand: np.ndarray  # the candidate code of each unit code
+
+    _objects: np.ndarray | None = field(default=None, repr=False)
+
+    def used(self, codes: np.ndarray) -> np.ndarray:
+        """The distinct value codes among ``codes`` (all >= 0), sorted: one bincount, no sort."""
+        return np.flatnonzero(np.bincount(codes, minlength=len(self.uniques))) if len(codes) else codes[:0]
+
+    @property
+    def no_candidate(self) -> int:
+        """The code of ``""`` (an item question's candidate), or -1 when no row has one."""
+        return 0 if len(self.cands) and self.cands[0] == "" else -1  # sorted: "" comes first
+
+    def values_of(self, rows: np.ndarray) -> np.ndarray:
+        """The values of ``rows`` as an object array (None for blanks)."""
+        return self.by_code(self.value[rows])
+
+    def by_code(self, codes: np.ndarray) -> np.ndarray:
+        """The distinct values with these codes as an object array (-1: None)."""
+        if self._objects is None:
+            objs = np.empty(len(self.uniques) + 1, dtype=object)
+            for k, v in enumerate(self.uniques):
+                objs[k] = v  # one by one: a list value must stay one cell
+            objs.flags.writeable = False
+            self._objects = objs
+        return self._objects[codes]
+
+
+def _sorted_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    codes, uniques = pd.factorize(col, sort=True)
+    return np.asarray(codes, dtype=np.int64), np.asarray(uniques, dtype=object)
+
+
+def _code_table(table: pd.DataFrame) -> TableCodes:
+    item, items = _sorted_codes(table["item_id"])
+    cand, cands = _sorted_codes(table["candidate_id"])
+    ann, anns = _sorted_codes(table["annotator"])
+    question, questions = _sorted_codes(table["question"])
+    value, uniques = value_codes(table["value"])
+    # Hash the pairs once, then sort only the distinct ones (far fewer than the rows).
+    first, distinct = pd.factorize(item * (len(cands) + 1) + cand)
+    order = np.argsort(np.asarray(distinct, dtype=np.int64), kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order), dtype=np.int64)
+    unit_item, unit_cand = np.divmod(np.asarray(distinct, dtype=np.int64)[order], len(cands) + 1)
+    arrays = [item, items, cand, cands, ann, anns, question, questions, value, unit_item, unit_cand]
+    unit = rank[np.asarray(first, dtype=np.int64)]
+    for arr in [*arrays, unit]:
+        arr.flags.writeable = False
+    return TableCodes(item, items, cand, cands, ann, anns, question, questions, value, uniques,
+                      unit=unit, unit_item=unit_item, unit_cand=unit_cand)
+
+
+def _sources(table: pd.DataFrame) -> list[Any] | None:
+    """The immutable arrays a normalised table's codes are computed from (None: not all immutable).
+
+    The text columns' Arrow arrays, and the value column's read-only buffer (copy-on-write pandas
+    hands out read-only views; a table that shares these arrays, e.g. the same table with its
+    index reset, has the same codes).
+    """
+    out: list[Any] = []
+    for col in ("item_id", "candidate_id", "question", "annotator"):
+        arrow = getattr(table[col].array, "__arrow_array__", None)
+        if arrow is None:
+            return None
+        out.append(arrow())
+    view = table["value"].to_numpy()
+    if view.dtype != object or view.flags.writeable or view.ndim != 1:
+        return None
+    base: np.ndarray = view
+    while isinstance(base.base, np.ndarray):
+        base = base.base
+    out.append(base)
+    out.append((view.__array_interface__["data"][0], view.strides, len(view)))  # where in ``base``
+    return out
+
+
+#: ``id(first source) -> (weak references to the sources, the value view's place, codes)``.
+_TABLE_CODES: dict[int, tuple[list[Any], Any, TableCodes]] = {}
+
+
+def table_codes(table: pd.DataFrame) -> TableCodes:
+    """The :class:`TableCodes` of a normalised annotation table, computed once per table data.
+
+    The codes depend only on the column arrays, which are immutable (Arrow text columns, a
+    read-only value buffer), so they are kept, by weak reference, for as long as those arrays
+    live: ``check_answers`` and ``split_questions`` on the same table code it once. A table
+    built from other arrays (a filtered one, say) gets its own codes.
+
+    >>> t = make_table([{"item_id": "s2", "question": "q", "annotator": "a", "value": 1},
+    ...                 {"item_id": "s1", "candidate_id": "c", "question": "q", "annotator": "a", "value": [1]}])
+    >>> c = table_codes(t)
+    >>> c.item.tolist(), c.items.tolist(), c.value.tolist(), c.unit.tolist(), table_codes(t.reset_index(drop=True)) is c
+    ([1, 0], ['s1', 's2'], [0, 1], [1, 0], True)
+    """
+    sources = _sources(table)
+    if sources is None:
+        return _code_table(table)
+    *arrays, place = sources
+    hit = _TABLE_CODES.get(id(arrays[0]))
+    if hit is not None and hit[1] == place and all(ref() is a for ref, a in zip(hit[0], arrays, strict=True)):
+        return hit[2]
+    codes = _code_table(table)
+    key = id(arrays[0])
+    _TABLE_CODES[key] = ([weakref.ref(a) for a in arrays], place, codes)
+    for a in arrays:  # forget the codes as soon as one of their arrays is gone
+        weakref.finalize(a, _TABLE_CODES.pop, key, None)
+    return codes
 
 
 def is_ambiguous(text: str) -> bool:
@@ -409,7 +544,7 @@ def normalize_table(df: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in ("item_id", "question", "annotator", "value") if c not in df.columns]
     if missing:
         raise TableError(missing[0], "required column is missing")
-    df = df.copy()
+    df = df.copy(deep=False)  # copy-on-write: the columns set below never touch ``df``'s
     if df["value"].dtype != object:
         df["value"] = df["value"].astype(object).where(df["value"].notna(), None)
     if "candidate_id" not in df.columns:
