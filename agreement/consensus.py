@@ -49,7 +49,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from brun_label.agreement.dawid_skene import DawidSkene
 from brun_label.agreement.flags import flag_names, set_bits
 from brun_label.agreement.questions import QuestionData, split_questions
 from brun_label.agreement.reliability import codes_and_domain, counts_from_codes
@@ -203,6 +202,8 @@ def _long(values: np.ndarray) -> pd.DataFrame:
 
 def dawid_skene_vote(values: np.ndarray) -> UnitConsensus:
     """Dawid–Skene consensus per unit (per flag for sets of flags)."""
+    from brun_label.agreement.dawid_skene import DawidSkene  # only when this method is asked for
+
     n_units = values.shape[1]
     chosen: list[Any] = [None] * n_units
     prob = np.full(n_units, np.nan)

@@ -154,7 +154,10 @@ def factorize_objects(values: np.ndarray) -> tuple[np.ndarray, list[Any]]:
     >>> codes.tolist(), uniques
     ([0, -1, 0, 1], [frozenset({'a'}), 1])
     """
-    if values.dtype != object:  # numbers: no shared objects to group (each cell becomes its own)
+    if values.dtype.kind == "f":  # numbers: factorized as such (NaN -1), uniques as Python floats
+        number_codes, numbers = pd.factorize(values.ravel(), use_na_sentinel=True)
+        return np.asarray(number_codes, dtype=np.int64), np.asarray(numbers).tolist()
+    if values.dtype != object:  # no shared objects to group (each cell becomes its own)
         codes, found = pd.factorize(pd.Series(values.ravel(), dtype=object), use_na_sentinel=True)
         return np.asarray(codes, dtype=np.int64), list(found)
     flat = np.ascontiguousarray(values).ravel()
@@ -564,7 +567,7 @@ def normalize_table(df: pd.DataFrame) -> pd.DataFrame:
             df[col] = _as_str(df[col])
     for col in ("item_id", "question", "annotator"):
         s = _as_str(df[col])
-        blank = (s.isna() | (s.str.strip() == "")).to_numpy(dtype=bool)
+        blank = (s.isna() | (s == "") | s.str.isspace()).to_numpy(dtype=bool)  # what strips to ""
         if blank.any():
             raise TableError(col, "is empty", row=int(blank.nonzero()[0][0]))
         df[col] = s
