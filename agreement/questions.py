@@ -476,6 +476,7 @@ class _ItemCandidates:
     keys: np.ndarray
     answer: np.ndarray
     item_names: np.ndarray
+    special: np.ndarray  # the value codes of tie and both_bad
 
     @property
     def width(self) -> int:
@@ -489,11 +490,12 @@ class _ItemCandidates:
 
     def ranks(self, items: np.ndarray, answers: np.ndarray) -> np.ndarray:
         """The 1-based position of each answer among its item's candidates (0: not one of them)."""
-        key = np.asarray(items, dtype=np.int64) * self.width + answers
+        first = np.asarray(items, dtype=np.int64) * self.width
+        key = first + answers
         at = np.searchsorted(self.keys, key)
         hit = (answers >= 0) & (at < len(self.keys))
         hit[hit] = self.keys[at[hit]] == key[hit]
-        return np.where(hit, at - self.span(items)[0] + 1, 0)
+        return np.where(hit, at - np.searchsorted(self.keys, first) + 1, 0)
 
     @property
     def most(self) -> int:
@@ -522,7 +524,7 @@ def _item_candidates(c: TableCodes, all_rows: np.ndarray, pref_rows: np.ndarray)
     answers = c.by_code(used)
     named = np.asarray(pd.notna(answers), dtype=bool) & ~np.isin(answers, list(NON_CANDIDATE))  # labels (checked)
     names = c.cands
-    found = text_positions(names, answers)
+    found = c.value_candidates()[used]
     row_code = c.unit_cand[per_cand]
     if (found[named] < 0).any():  # ids named only by a preference: widen the (sorted) id space
         names = np.asarray(sorted(set(names.tolist()) | {str(v) for v in answers[named & (found < 0)].tolist()}),
@@ -536,7 +538,9 @@ def _item_candidates(c: TableCodes, all_rows: np.ndarray, pref_rows: np.ndarray)
     named_rows = np.flatnonzero(np.isin(p_codes, used[named]))
     keys = np.sort(pd.unique(np.concatenate([c.unit_item[per_cand] * width + row_code,
                                              c.item[pref_rows[named_rows]] * width + answer[named_rows]])))
-    return _ItemCandidates(names=names, keys=np.asarray(keys, dtype=np.int64), answer=answer, item_names=c.items)
+    special = used[np.asarray(pd.notna(answers), dtype=bool) & ~named]
+    return _ItemCandidates(names=names, keys=np.asarray(keys, dtype=np.int64), answer=answer, item_names=c.items,
+                           special=special)
 
 
 def _preference_labels(c: TableCodes, rows: np.ndarray, cands: _ItemCandidates) -> np.ndarray:
@@ -544,9 +548,7 @@ def _preference_labels(c: TableCodes, rows: np.ndarray, cands: _ItemCandidates) 
     ranks = cands.ranks(c.item[rows], cands.answer)
     codes = c.value[rows]
     labels = c.values_of(rows)
-    used = c.used(codes)
-    special = [k for k in used.tolist() if c.uniques[k] in NON_CANDIDATE]
-    odd = np.flatnonzero((ranks == 0) & ~np.isin(codes, special))  # not an id of the item (kept as text)
+    odd = np.flatnonzero((ranks == 0) & ~np.isin(codes, cands.special))  # not an id of the item (kept as text)
     labels[odd] = np.array([str(v) for v in labels[odd].tolist()], dtype=object)
     named = np.flatnonzero(ranks > 0)
     words = np.array([f"candidate_{k}" for k in range(int(ranks.max(initial=0)) + 1)], dtype=object)

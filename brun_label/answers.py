@@ -256,13 +256,15 @@ def _check_named(
         pair_items.append(np.asarray(si, dtype=np.int64))
         pair_cands.append(sc)
         covered[np.asarray(si, dtype=np.int64)] = True
-    cand_codes, cand_names = coded.cand, coded.cands
+    cand_names = coded.cands
     extra = pd.unique(np.asarray([c for part in pair_cands for c in part], dtype=object))
     names = np.concatenate([np.asarray(cand_names, dtype=object),
                             extra[text_positions(cand_names, extra) < 0]]) if len(extra) else cand_names
     width = len(names) + 1
-    from_rows = (cand_codes != coded.no_candidate) & ~covered[item_codes]
-    allowed = [item_codes[from_rows] * width + cand_codes[from_rows]]
+    # The rows' pairs are the table's (item, candidate) units, sorted: found by binary search.
+    units = np.flatnonzero((coded.unit_cand != coded.no_candidate) & ~covered[coded.unit_item])
+    from_rows = coded.unit_item[units] * width + coded.unit_cand[units]
+    allowed = []
     for it, cs in zip(pair_items, pair_cands, strict=True):
         cc = text_positions(names, list(cs))
         ok = it >= 0
@@ -270,11 +272,20 @@ def _check_named(
     v_codes, v_uniques = coded.value, coded.uniques
     codes = v_codes[rows]
     used = np.flatnonzero(np.bincount(codes, minlength=len(v_uniques)))
+    found = coded.value_candidates()[used].copy()  # among the table's candidate ids
+    if len(names) > len(cand_names) and (found < 0).any():  # the ids only the samples or shown_order give
+        missing = np.flatnonzero(found < 0)
+        at = text_positions(names[len(cand_names):], [v_uniques[c] for c in used[missing].tolist()])
+        found[missing] = np.where(at >= 0, at + len(cand_names), -1)
     cand_of = np.full(len(v_uniques), -1, dtype=np.int64)
-    cand_of[used] = text_positions(names, [v_uniques[c] for c in used.tolist()])
+    cand_of[used] = found
     v_cand = cand_of[codes]
-    query = pd.Index(item_codes[rows] * width + v_cand)
-    named = (v_cand >= 0) & np.asarray(query.isin(np.concatenate(allowed)), dtype=bool)  # hashed, not sorted
+    query = item_codes[rows] * width + v_cand
+    at = np.minimum(np.searchsorted(from_rows, query), max(len(from_rows) - 1, 0))
+    named = np.zeros(len(rows), dtype=bool) if not len(from_rows) else from_rows[at] == query
+    if allowed:
+        named |= np.asarray(pd.Index(query).isin(np.concatenate(allowed)), dtype=bool)  # hashed, not sorted
+    named &= v_cand >= 0
     miss = np.flatnonzero(~named)
     if not miss.size:
         return

@@ -240,6 +240,7 @@ class TableCodes:
     unit_cand: np.ndarray  # the candidate code of each unit code
 
     _objects: np.ndarray | None = field(default=None, repr=False)
+    _candidates: np.ndarray | None = field(default=None, repr=False)
 
     def used(self, codes: np.ndarray) -> np.ndarray:
         """The distinct value codes among ``codes`` (all >= 0), sorted: one bincount, no sort."""
@@ -253,6 +254,21 @@ class TableCodes:
     def values_of(self, rows: np.ndarray) -> np.ndarray:
         """The values of ``rows`` as an object array (None for blanks)."""
         return self.by_code(self.value[rows])
+
+    def value_candidates(self) -> np.ndarray:
+        """For each distinct value, its code among the candidate ids (``cands``); -1 when it is not one.
+
+        Computed once (preference answers name candidate ids: the checks and the agreement both
+        look them up).
+        """
+        if self._candidates is None:
+            is_text = np.fromiter((type(v) is str for v in self.uniques), dtype=bool, count=len(self.uniques))
+            found = np.full(len(self.uniques), -1, dtype=np.int64)
+            texts = self.by_code(np.flatnonzero(is_text))
+            found[is_text] = text_positions(self.cands, texts)
+            found.flags.writeable = False
+            self._candidates = found
+        return self._candidates
 
     def by_code(self, codes: np.ndarray) -> np.ndarray:
         """The distinct values with these codes as an object array (-1: None)."""
