@@ -35,11 +35,10 @@ import math
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from brun_label.agreement.flags import flag_names, set_bits
 from brun_label.agreement.kappa import cohen_kappa
-from brun_label.agreement.questions import QuestionData
+from brun_label.agreement.questions import QuestionData, missing_mask
 from brun_label.agreement.reliability import codes_and_domain, counts_from_codes
 
 MIN_UNITS = 5
@@ -164,8 +163,7 @@ def annotator_stats(q: QuestionData, *, alpha: float, alpha_without: list[float]
     median = float(np.median(agree[enough & ~np.isnan(agree)])) if (enough & ~np.isnan(agree)).any() else math.nan
     step = scale_step(q) if q.numeric else 1.0
     out: dict[str, dict[str, Any]] = {}
-    rated = (~np.isnan(q.values)) if q.numeric else np.asarray(pd.notna(q.values), dtype=bool).reshape(
-        q.values.shape)
+    rated = ~missing_mask(q.values)
     for a, name in enumerate(q.annotators):
         reasons: list[str] = []
         if enough[a]:

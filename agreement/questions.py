@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from brun_label.agreement.distances import LEVELS
+from brun_label.agreement.reliability import missing_mask as reliability_missing
 from brun_label.model import JUDGE_PREFIX
 from brun_label.rubric import BOTH_BAD, TIE, Question, Rubric
 from brun_label.table import TableCodes, TableError, normalize_table, table_codes, text_positions
@@ -200,6 +201,8 @@ class QuestionData:
 def _missing(values: np.ndarray) -> np.ndarray:
     if values.dtype.kind == "f":
         return np.isnan(values)
+    if values.dtype == object:
+        return reliability_missing(values)  # once per read-only matrix
     return np.asarray(pd.isna(values), dtype=bool) if values.size else np.zeros(values.shape, bool)
 
 

@@ -88,7 +88,22 @@ def missing_mask(arr: np.ndarray) -> np.ndarray:
         return np.zeros(arr.shape, dtype=bool)
     if kind in "US":
         return (arr == "nan") | (arr == "")
-    return np.asarray(pd.isna(arr), dtype=bool) if arr.size else np.zeros(arr.shape, dtype=bool)
+    if not arr.size:
+        return np.zeros(arr.shape, dtype=bool)
+    if arr.flags.writeable:
+        return np.asarray(pd.isna(arr), dtype=bool)
+    # A read-only object matrix (the summary's question matrices) is tested once: every
+    # coefficient asks which of its cells are missing.
+    hit = _MISSING.get(id(arr))
+    if hit is None or hit[0]() is not arr:
+        hit = (weakref.ref(arr), np.asarray(pd.isna(arr), dtype=bool))
+        _MISSING[id(arr)] = hit
+        weakref.finalize(arr, _MISSING.pop, id(arr), None)
+    return hit[1].copy()
+
+
+#: ``id(array) -> (weak reference to the array, its missing cells)`` for read-only object arrays.
+_MISSING: dict[int, tuple[Any, np.ndarray]] = {}
 
 
 def _hashable(value: Any) -> Any:
