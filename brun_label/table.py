@@ -204,14 +204,57 @@ def value_codes(values: Any) -> tuple[np.ndarray, list[Any]]:
         dtype=object)
     if arr.size == 0:
         return np.zeros(0, dtype=np.int64), []
+    known = _known_value_codes(arr)
+    if known is not None:
+        return known
     id_codes, reps = _distinct_objects(arr)
+    rep_codes, uniques = _codes_of_distinct(reps)
+    return rep_codes[id_codes], uniques
+
+
+def _codes_of_distinct(reps: np.ndarray) -> tuple[np.ndarray, list[Any]]:
+    """:func:`value_codes` of ``reps`` (objects in order of first appearance, maybe equal ones)."""
     keys = pd.Series([v if type(v) is str else _key(v) for v in reps.tolist()], dtype=object)
     k_raw, k_uniques = pd.factorize(keys, use_na_sentinel=True)
     k_codes: np.ndarray = np.asarray(k_raw, dtype=np.int64)
     rep_of = np.full(len(k_uniques), -1, dtype=np.int64)
     rep_of[k_codes[::-1][k_codes[::-1] >= 0]] = np.flatnonzero(k_codes >= 0)[::-1]
-    codes = k_codes[np.asarray(id_codes)]
-    return codes, [reps[i] for i in rep_of.tolist()]
+    return k_codes, [reps[i] for i in rep_of.tolist()]
+
+
+def _pair_value_codes(decoded: np.ndarray, inverse: np.ndarray) -> tuple[np.ndarray, list[Any]]:
+    """:func:`value_codes` of ``decoded[inverse]``, from the decoder's own codes (no pass of ``id``)."""
+    first = np.full(len(decoded), len(inverse), dtype=np.int64)
+    np.minimum.at(first, inverse, np.arange(len(inverse), dtype=np.int64))
+    order = np.argsort(first, kind="stable")[: int((first < len(inverse)).sum())]  # the pairs that occur
+    rep_codes, uniques = _codes_of_distinct(decoded[order])
+    pair_codes = np.full(len(decoded), -1, dtype=np.int64)
+    pair_codes[order] = rep_codes
+    return pair_codes[inverse], uniques
+
+
+#: ``id(value array) -> (weak reference to it, codes, uniques)``: what the readers decoded.
+_VALUE_CODES: dict[int, tuple[Any, np.ndarray, list[Any]]] = {}
+
+
+def _remember_value_codes(values: np.ndarray, codes: np.ndarray, uniques: list[Any]) -> None:
+    """Keep the :func:`value_codes` of a value array a reader built (for as long as the array lives)."""
+    codes.flags.writeable = False
+    _VALUE_CODES[id(values)] = (weakref.ref(values), codes, uniques)
+    weakref.finalize(values, _VALUE_CODES.pop, id(values), None)
+
+
+def _known_value_codes(arr: np.ndarray) -> tuple[np.ndarray, list[Any]] | None:
+    """The remembered codes when ``arr`` is (a read-only view of) a whole value array a reader built."""
+    base: np.ndarray = arr
+    while isinstance(base.base, np.ndarray):
+        base = base.base
+    hit = _VALUE_CODES.get(id(base))
+    if hit is None or hit[0]() is not base or (arr.flags.writeable and arr is not base):
+        return None
+    same = (base.ndim == 1 and len(arr) == len(base) and arr.strides == base.strides
+            and arr.__array_interface__["data"][0] == base.__array_interface__["data"][0])
+    return (hit[1].copy(), list(hit[2])) if same else None
 
 
 @dataclass
@@ -503,7 +546,10 @@ def decode_codes(
         hit = np.isin(inverse, [k for k, _ in bad])
         row = int(np.flatnonzero(hit)[0])
         problem = (row, dict(bad)[int(inverse[row])])
-    return decoded[inverse.reshape(-1)], problem
+    values = decoded[inverse.reshape(-1)]
+    # The decoder knows which rows share a value: their codes cost one gather, not a pass of id().
+    _remember_value_codes(values, *_pair_value_codes(decoded, inverse.reshape(-1)))
+    return values, problem
 
 
 def empty_table() -> pd.DataFrame:

@@ -213,7 +213,7 @@ def read_table(
             hint = "" if recorded is None else f" (the table records rubric {recorded})"
             why = (f"question {question!r} is not in rubric {rubric.name}, and " if rubric is not None else "")
             raise InputError(why + str(ambiguous) + hint, path=str(p), line=int(lines[row]), field="value")
-        df["value"] = pd.Series(values, dtype=object, index=df.index)
+        df["value"] = pd.Series(values, dtype=object, index=df.index, copy=False)  # keeps the decoder's codes
     try:
         table = normalize_table(df)
     except TableError as exc:
