@@ -48,17 +48,19 @@ BIAS_STEPS = 0.5
 
 
 def _credit(code: np.ndarray, others: np.ndarray) -> np.ndarray:
-    """Credit of each unit's value against the majority of ``others`` (NaN: not comparable)."""
-    n_other = others.sum(axis=1)
-    ok = (code >= 0) & (n_other >= 1)
+    """Credit of each unit's value against the majority of ``others`` (NaN: not comparable).
+
+    ``others`` is units × values; it is read as values × units, so every reduction runs over a
+    few long rows instead of a million short ones.
+    """
+    by_value = np.ascontiguousarray(others.T)
+    n_other = by_value.sum(axis=0)
+    ok = np.flatnonzero((code >= 0) & (n_other >= 1))
     out = np.full(code.shape, np.nan)
-    if not ok.any():
+    if not ok.size:
         return out
-    o = others[ok]
-    top = o.max(axis=1)
-    modes = o == top[:, None]
-    rows = np.arange(o.shape[0])
-    out[ok] = modes[rows, code[ok]] / modes.sum(axis=1)
+    modes = by_value == by_value.max(axis=0)
+    out[ok] = modes[code[ok], ok] / modes.sum(axis=0)[ok]
     return out
 
 
