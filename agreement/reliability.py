@@ -176,9 +176,11 @@ def _codes_and_domain(reliability_data: Any, value_domain: npt.ArrayLike | None)
         codes, domain = _numeric_codes(arr.astype(np.float64, copy=False))
     else:
         flat: np.ndarray = arr.ravel()
-        mask = missing_mask(arr).ravel()
-        work = flat.astype(object)
-        work[mask] = None
+        if kind == "O":
+            work = flat  # factorize's missing cells are pd.isna's (None, NaN, NaT, NA): code -1
+        else:  # text: "nan" and "" are missing too
+            work = flat.astype(object)
+            work[missing_mask(arr).ravel()] = None
         # pandas' hash-table factorize (each distinct object once): O(n), None/NaN -> code -1.
         try:
             flat_codes, found = factorize_objects(work)
