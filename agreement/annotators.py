@@ -35,11 +35,10 @@ import math
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from brun_label.agreement.flags import flag_names, set_bits
 from brun_label.agreement.kappa import cohen_kappa
-from brun_label.agreement.questions import QuestionData
+from brun_label.agreement.questions import QuestionData, missing_mask
 from brun_label.agreement.reliability import codes_and_domain, counts_from_codes
 
 MIN_UNITS = 5
@@ -49,17 +48,19 @@ BIAS_STEPS = 0.5
 
 
 def _credit(code: np.ndarray, others: np.ndarray) -> np.ndarray:
-    """Credit of each unit's value against the majority of ``others`` (NaN: not comparable)."""
-    n_other = others.sum(axis=1)
-    ok = (code >= 0) & (n_other >= 1)
+    """Credit of each unit's value against the majority of ``others`` (NaN: not comparable).
+
+    ``others`` is units × values; it is read as values × units, so every reduction runs over a
+    few long rows instead of a million short ones.
+    """
+    by_value = np.ascontiguousarray(others.T)
+    n_other = by_value.sum(axis=0)
+    ok = np.flatnonzero((code >= 0) & (n_other >= 1))
     out = np.full(code.shape, np.nan)
-    if not ok.any():
+    if not ok.size:
         return out
-    o = others[ok]
-    top = o.max(axis=1)
-    modes = o == top[:, None]
-    rows = np.arange(o.shape[0])
-    out[ok] = modes[rows, code[ok]] / modes.sum(axis=1)
+    modes = by_value == by_value.max(axis=0)
+    out[ok] = modes[code[ok], ok] / modes.sum(axis=0)[ok]
     return out
 
 
@@ -164,8 +165,7 @@ def annotator_stats(q: QuestionData, *, alpha: float, alpha_without: list[float]
     median = float(np.median(agree[enough & ~np.isnan(agree)])) if (enough & ~np.isnan(agree)).any() else math.nan
     step = scale_step(q) if q.numeric else 1.0
     out: dict[str, dict[str, Any]] = {}
-    rated = (~np.isnan(q.values)) if q.numeric else np.asarray(pd.notna(q.values), dtype=bool).reshape(
-        q.values.shape)
+    rated = ~missing_mask(q.values)
     for a, name in enumerate(q.annotators):
         reasons: list[str] = []
         if enough[a]:

@@ -49,7 +49,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from brun_label.agreement.dawid_skene import DawidSkene
 from brun_label.agreement.flags import flag_names, set_bits
 from brun_label.agreement.questions import QuestionData, split_questions
 from brun_label.agreement.reliability import codes_and_domain, counts_from_codes
@@ -124,18 +123,19 @@ def majority_vote(values: np.ndarray, *, level: str = "nominal") -> UnitConsensu
     codes, domain = codes_and_domain(values)
     if domain.dtype.kind == "O" and any(isinstance(v, frozenset) for v in domain):  # distinct values only
         return flags_majority(values)
-    counts = counts_from_codes(codes, len(domain))
-    n = counts.sum(axis=1)
-    top = counts.max(axis=1) if counts.size else np.zeros(len(n), dtype=np.int64)
-    is_mode = (counts == top[:, None]) & (top[:, None] > 0)
-    n_modes = is_mode.sum(axis=1)
-    if level != "nominal" and domain.dtype.kind == "f" and counts.size:
-        cum = np.cumsum(counts, axis=1)
-        med = domain[np.argmax(cum * 2 >= n[:, None], axis=1)]
-        dist = np.where(is_mode, np.abs(domain[None, :] - med[:, None]), np.inf)
-        pick = np.argmin(dist, axis=1)
+    # Values × units: every reduction runs over a few long rows, not over each unit's short one.
+    by_value = np.ascontiguousarray(counts_from_codes(codes, len(domain)).T)
+    n = by_value.sum(axis=0)
+    top = by_value.max(axis=0) if by_value.size else np.zeros(len(n), dtype=np.int64)
+    is_mode = (by_value == top) & (top > 0)
+    n_modes = is_mode.sum(axis=0)
+    if level != "nominal" and domain.dtype.kind == "f" and by_value.size:
+        cum = np.cumsum(by_value, axis=0)
+        med = domain[np.argmax(cum * 2 >= n, axis=0)]
+        dist = np.where(is_mode, np.abs(domain[:, None] - med), np.inf)
+        pick = np.argmin(dist, axis=0)
     else:
-        pick = np.argmax(is_mode, axis=1) if counts.size else np.zeros(len(n), dtype=np.intp)
+        pick = np.argmax(is_mode, axis=0) if by_value.size else np.zeros(len(n), dtype=np.intp)
     natives = np.empty(len(domain) + 1, dtype=object)  # the last slot: no rating
     for k, d in enumerate(domain.tolist()):
         natives[k] = _native(d)
@@ -203,6 +203,8 @@ def _long(values: np.ndarray) -> pd.DataFrame:
 
 def dawid_skene_vote(values: np.ndarray) -> UnitConsensus:
     """Dawid–Skene consensus per unit (per flag for sets of flags)."""
+    from brun_label.agreement.dawid_skene import DawidSkene  # only when this method is asked for
+
     n_units = values.shape[1]
     chosen: list[Any] = [None] * n_units
     prob = np.full(n_units, np.nan)

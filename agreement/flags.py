@@ -25,6 +25,7 @@ Examples
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -36,6 +37,7 @@ from brun_label.agreement.distances import masi_distances
 from brun_label.agreement.gwet import gwet_from_counts
 from brun_label.agreement.percent import percent_agreement_from_counts
 from brun_label.agreement.reliability import codes_and_domain, count_patterns, unit_patterns
+from brun_label.table import factorize_objects
 
 
 def _is_missing(cell: Any) -> bool:
@@ -113,9 +115,24 @@ def _flag_matrix(sets: np.ndarray, flag: str) -> np.ndarray:
 
 
 def _distinct_sets(sets: np.ndarray) -> tuple[np.ndarray, list[Any]]:
-    """Codes (-1: missing) and the distinct cells of an object matrix of sets, each hashed once."""
-    codes, uniques = pd.factorize(pd.Series(sets.ravel(), dtype=object), use_na_sentinel=True)
-    return np.asarray(codes, dtype=np.int64).reshape(sets.shape), list(uniques)
+    """Codes (-1: missing) and the distinct cells of an object matrix of sets, each hashed once.
+
+    A read-only matrix (the agreement summary's question matrices are) is coded once: later calls
+    with the same array return a copy of the first result.
+    """
+    hit = _SETS.get(id(sets)) if not sets.flags.writeable else None
+    if hit is not None and hit[0]() is sets:
+        return hit[1].copy(), list(hit[2])
+    flat_codes, uniques = factorize_objects(sets)
+    codes = flat_codes.reshape(sets.shape)
+    if not sets.flags.writeable:
+        _SETS[id(sets)] = (weakref.ref(sets), codes.copy(), list(uniques))
+        weakref.finalize(sets, _SETS.pop, id(sets), None)
+    return codes, uniques
+
+
+#: ``id(array) -> (weak reference to the array, codes, distinct cells)`` for read-only set matrices.
+_SETS: dict[int, tuple[Any, np.ndarray, list[Any]]] = {}
 
 
 def flag_names(sets: np.ndarray) -> list[str]:

@@ -23,12 +23,11 @@ Verdict (Krippendorff 2004, §11.4): α ≥ 0.800 ``reliable``; 0.667 ≤ α < 0
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from brun_label.agreement.alpha import alpha_from_counts, krippendorff_alpha
-from brun_label.agreement.bootstrap import BootstrapCI, bootstrap_alpha, bootstrap_alpha_counts
 from brun_label.agreement.distances import masi_distances
 from brun_label.agreement.flags import masi_patterns, per_flag_agreement, set_matrix
 from brun_label.agreement.fleiss import fleiss_kappa
@@ -42,6 +41,9 @@ from brun_label.agreement.reliability import (
     counts_from_codes,
     unit_patterns,
 )
+
+if TYPE_CHECKING:
+    from brun_label.agreement.bootstrap import BootstrapCI
 
 RELIABLE = 0.800
 TENTATIVE = 0.667
@@ -132,6 +134,8 @@ def alpha_without(q: QuestionData) -> list[float]:
 
 def question_alpha_ci(q: QuestionData, *, n_bootstrap: int, seed: int) -> BootstrapCI:
     """Return α of a question with its bootstrap interval over units."""
+    from brun_label.agreement.bootstrap import bootstrap_alpha, bootstrap_alpha_counts
+
     if q.distance == "masi":
         patterns, mult, delta = masi_patterns(q.values)
         return bootstrap_alpha_counts(

@@ -55,10 +55,10 @@ def unit_agreement(counts: npt.ArrayLike) -> np.ndarray:
     >>> unit_agreement([[3, 0], [2, 1], [1, 0]]).round(3).tolist()
     [1.0, 0.333, nan]
     """
-    c = check_counts(counts)
-    r = c.sum(axis=1)
+    c = np.ascontiguousarray(check_counts(counts).T)  # values × units: sums over a few long rows
+    r = c.sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        share = (c * (c - 1.0)).sum(axis=1) / (r * (r - 1.0))
+        share = (c * (c - 1.0)).sum(axis=0) / (r * (r - 1.0))
     return np.where(r >= 2, share, np.nan)
 
 

@@ -51,9 +51,10 @@ import numpy as np
 import pandas as pd
 
 from brun_label.agreement.distances import LEVELS
+from brun_label.agreement.reliability import missing_mask as reliability_missing
 from brun_label.model import JUDGE_PREFIX
 from brun_label.rubric import BOTH_BAD, TIE, Question, Rubric
-from brun_label.table import TableError, normalize_table, value_codes
+from brun_label.table import TableCodes, TableError, normalize_table, table_codes, text_positions
 
 #: Preference answers that are not a candidate.
 NON_CANDIDATE = (TIE, BOTH_BAD)
@@ -76,12 +77,25 @@ class QuestionData:
     judges: list[str]
     judge_values: np.ndarray
     domain: list[Any] | None = None
-    candidates_by_item: dict[str, list[str]] = field(default_factory=dict)
     n_duplicates: int = 0
     notes: list[str] = field(default_factory=list)
+    _candidates: _ItemCandidates | None = field(default=None, repr=False, compare=False)
+    _candidates_by_item: dict[str, list[str]] | None = field(default=None, repr=False, compare=False)
     _coded: np.ndarray | None = field(default=None, repr=False, compare=False)
     _positions: tuple[pd.Index, np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
     _width: int | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def candidates_by_item(self) -> dict[str, list[str]]:
+        """``{item id: its candidate ids, sorted}`` (preferences; built from the coded keys on first use)."""
+        if self._candidates_by_item is None:
+            self._candidates_by_item = self._candidates.by_item() if self._candidates is not None else {}
+        return self._candidates_by_item
+
+    @candidates_by_item.setter
+    def candidates_by_item(self, value: dict[str, list[str]]) -> None:
+        self._candidates_by_item = value
+        self._width = None
 
     @property
     def numeric(self) -> bool:
@@ -187,6 +201,8 @@ class QuestionData:
 def _missing(values: np.ndarray) -> np.ndarray:
     if values.dtype.kind == "f":
         return np.isnan(values)
+    if values.dtype == object:
+        return reliability_missing(values)  # once per read-only matrix
     return np.asarray(pd.isna(values), dtype=bool) if values.size else np.zeros(values.shape, bool)
 
 
@@ -223,50 +239,7 @@ def _kind_of(v: Any) -> str:
     return "list" if _is_list(v) else "number" if _is_number(v) else type(v).__name__
 
 
-@dataclass
-class _Codes:
-    """The table as integer codes, computed once: every question is sliced from these arrays."""
-
-    item: np.ndarray  # codes into ``items`` (sorted)
-    items: np.ndarray
-    cand: np.ndarray  # codes into ``cands`` (sorted; "" sorts first)
-    cands: np.ndarray
-    ann: np.ndarray  # codes into ``anns`` (sorted)
-    anns: np.ndarray
-    value: np.ndarray  # codes into ``uniques`` (-1: blank)
-    uniques: list[Any]
-
-    _objects: np.ndarray | None = None
-
-    def used(self, codes: np.ndarray) -> np.ndarray:
-        """The distinct value codes among ``codes`` (all >= 0), sorted: one bincount, no sort."""
-        return np.flatnonzero(np.bincount(codes, minlength=len(self.uniques))) if len(codes) else codes[:0]
-
-    @property
-    def no_candidate(self) -> int:
-        """The code of ``""`` (an item question's candidate), or -1 when no row has one."""
-        return 0 if len(self.cands) and self.cands[0] == "" else -1  # sorted: "" comes first
-
-    def values_of(self, rows: np.ndarray) -> np.ndarray:
-        """The values of ``rows`` as an object array (None for blanks)."""
-        return self.by_code(self.value[rows])
-
-    def by_code(self, codes: np.ndarray) -> np.ndarray:
-        """The distinct values with these codes as an object array (-1: None)."""
-        if self._objects is None:
-            objs = np.empty(len(self.uniques) + 1, dtype=object)
-            for k, v in enumerate(self.uniques):
-                objs[k] = v  # one by one: a list value must stay one cell
-            self._objects = objs
-        return self._objects[codes]
-
-
-def _sorted_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    codes, uniques = pd.factorize(col, sort=True)
-    return np.asarray(codes, dtype=np.int64), np.asarray(uniques, dtype=object)
-
-
-def _candidate_pairs(c: _Codes, table_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _candidate_pairs(c: TableCodes, table_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The (item code, candidate id) pairs of the per-candidate rows among ``table_rows``."""
     rows = table_rows[c.cand[table_rows] != c.no_candidate]
     key = np.sort(pd.unique(c.item[rows] * (len(c.cands) + 1) + c.cand[rows]))
@@ -274,7 +247,7 @@ def _candidate_pairs(c: _Codes, table_rows: np.ndarray) -> tuple[np.ndarray, np.
     return item, c.cands[cand]
 
 
-def _named_mask(c: _Codes, rows: np.ndarray, cand_items: np.ndarray, cand_ids: np.ndarray) -> np.ndarray:
+def _named_mask(c: TableCodes, rows: np.ndarray, cand_items: np.ndarray, cand_ids: np.ndarray) -> np.ndarray:
     """Whether each row's value is one of the candidate ids known for its item."""
     index = pd.MultiIndex.from_arrays([cand_items, pd.Index(cand_ids, dtype=object)])
     vals = c.values_of(rows)
@@ -282,7 +255,7 @@ def _named_mask(c: _Codes, rows: np.ndarray, cand_items: np.ndarray, cand_ids: n
     return np.asarray(index.get_indexer(query), dtype=np.int64) >= 0 if len(index) else np.zeros(len(rows), bool)
 
 
-def _infer_kind(name: str, c: _Codes, rows: np.ndarray, all_pairs: tuple[np.ndarray, np.ndarray]) -> str:
+def _infer_kind(name: str, c: TableCodes, rows: np.ndarray, all_pairs: tuple[np.ndarray, np.ndarray]) -> str:
     used = c.used(c.value[rows])
     vals = [c.uniques[k] for k in used.tolist()]
     if all(_is_list(v) for v in vals):
@@ -310,7 +283,7 @@ class ValueProblem(ValueError):
         super().__init__(message + where)
 
 
-def _first_bad(c: _Codes, rows: np.ndarray, ok: Any) -> tuple[Any, int] | None:
+def _first_bad(c: TableCodes, rows: np.ndarray, ok: Any) -> tuple[Any, int] | None:
     """The first value of ``rows`` (in table order) that ``ok`` rejects, checking each distinct value once."""
     used = c.used(c.value[rows])
     bad = [k for k in used.tolist() if not ok(c.uniques[k])]
@@ -320,7 +293,7 @@ def _first_bad(c: _Codes, rows: np.ndarray, ok: Any) -> tuple[Any, int] | None:
     return c.uniques[int(c.value[row])], row
 
 
-def _check_values(name: str, kind: str, q: Question | None, c: _Codes, rows: np.ndarray) -> None:
+def _check_values(name: str, kind: str, q: Question | None, c: TableCodes, rows: np.ndarray) -> None:
     if kind in _NUMERIC_KINDS:
         bad = _first_bad(c, rows, _is_number)
         if bad:
@@ -388,13 +361,20 @@ def _resolve_level(
     return level, source, level, notes
 
 
-def _dedupe(c: _Codes, rows: np.ndarray, order: np.ndarray | None) -> tuple[np.ndarray, int]:
+def _dedupe(c: TableCodes, rows: np.ndarray, order: np.ndarray | None) -> tuple[np.ndarray, int]:
     """Keep each annotator's last answer per unit (latest ``submitted_at``, else the last row)."""
     if order is not None:
         rows = rows[np.argsort(order[rows], kind="stable")]
-    key = (c.item[rows] * (len(c.cands) + 1) + c.cand[rows]) * (len(c.anns) + 1) + c.ann[rows]
-    dup = pd.Series(key).duplicated(keep="last").to_numpy()
-    return rows[~dup], int(dup.sum())
+    key = c.unit[rows] * (len(c.anns) + 1) + c.ann[rows]
+    n_keys = len(c.unit_item) * (len(c.anns) + 1)
+    if n_keys > 4 * len(rows) + 1024:  # a sparse key space: hash the keys
+        dup = pd.Series(key).duplicated(keep="last").to_numpy()
+        return rows[~dup], int(dup.sum())
+    at = np.arange(len(rows), dtype=np.int64)
+    last = np.full(n_keys, -1, dtype=np.int64)
+    np.maximum.at(last, key, at)  # each (unit, annotator)'s last row
+    keep = last[key] == at
+    return rows[keep], int(len(rows) - keep.sum())
 
 
 def _submitted_order(table: pd.DataFrame) -> np.ndarray | None:
@@ -405,14 +385,6 @@ def _submitted_order(table: pd.DataFrame) -> np.ndarray | None:
     ns: np.ndarray = np.where(when.isna().to_numpy(), np.iinfo(np.int64).min,
                               when.to_numpy(dtype="datetime64[ns]").astype(np.int64))
     return np.argsort(np.argsort(ns, kind="stable"), kind="stable")
-
-
-def _table_codes(table: pd.DataFrame) -> _Codes:
-    item, items = _sorted_codes(table["item_id"])
-    cand, cands = _sorted_codes(table["candidate_id"])
-    ann, anns = _sorted_codes(table["annotator"])
-    value, uniques = value_codes(table["value"])
-    return _Codes(item, items, cand, cands, ann, anns, value, uniques)
 
 
 def split_questions(
@@ -427,9 +399,10 @@ def split_questions(
     missing columns, values of the wrong type or not among the rubric's options, a level
     that does not fit the values.
 
-    The table is coded once (sorted integer codes of items, candidates and annotators; one code
-    per distinct value, see :func:`brun_label.table.value_codes`), so each question is a few
-    array operations, whatever the number of rows.
+    The table is coded once (:func:`brun_label.table.table_codes`: sorted integer codes of items,
+    candidates, annotators and (item, candidate) units, one code per distinct value; shared with
+    :func:`brun_label.answers.check_answers` on the same table), so each question is a few array
+    operations, whatever the number of rows.
     """
     try:
         table = normalize_table(table)
@@ -437,14 +410,13 @@ def split_questions(
         raise ValueError(str(exc)) from None
     lv = _check_levels(levels)
     notes: list[str] = []
-    c = _table_codes(table)
+    c = table_codes(table)
     submitted = (table["status"] == "submitted").to_numpy(dtype=bool)
     used = submitted & (c.value >= 0)
     dropped = len(table) - int(used.sum())
     if dropped:
         notes.append(f"{dropped} row(s) not counted (status other than submitted, or no value)")
-    q_raw, q_names = pd.factorize(table["question"])
-    q_codes: np.ndarray = np.asarray(q_raw, dtype=np.int64)
+    q_codes, q_names = c.question, c.questions
     rubric_names = [q.name for q in rubric.questions] if rubric is not None else []
     present_codes = np.flatnonzero(np.bincount(q_codes[used], minlength=len(q_names)))
     present = sorted(str(q_names[k]) for k in present_codes.tolist())
@@ -481,40 +453,120 @@ def split_questions(
         if isinstance(when, str):
             when = _submitted_order(table)
         rows, n_dup = _dedupe(c, rows, when)
-        data = _pivot(name, kind, level, source, distance, c, rows, domain)
+        cands = _item_candidates(c, all_rows, rows) if kind == "preference" else None
+        data = _pivot(name, kind, level, source, distance, c, rows, domain, cands)
         data.n_duplicates = n_dup
         if n_dup:
             notes.append(f"{name}: {n_dup} repeated answer(s) by the same annotator on the same unit; the latest counts")
-        if kind == "preference":
-            data.candidates_by_item = _candidates_by_item(c, all_rows, rows)
-            data._width = max(map(len, data.candidates_by_item.values()), default=2)
+        if cands is not None:
+            data._candidates = cands
+            data._width = cands.most or 2
         out[name] = data
     return out, notes
 
 
-def _candidates_by_item(c: _Codes, all_rows: np.ndarray, pref_rows: np.ndarray) -> dict[str, list[str]]:
-    """Every item's candidate ids, sorted: its per-candidate rows' and the ids its preference answers name."""
-    rows = all_rows[c.cand[all_rows] != c.no_candidate]
-    vals = c.values_of(pref_rows)
-    named = np.asarray(pd.notna(vals), dtype=bool) & ~np.isin(vals, list(NON_CANDIDATE))  # labels (checked)
-    p_vals, p_items = vals[named], c.item[pref_rows][named]
+@dataclass
+class _ItemCandidates:
+    """Every item's candidate ids as sorted integer keys ``item * width + name`` (``width = len(names) + 1``).
+
+    ``names`` are the table's candidate ids, sorted, plus any id only a preference answer names,
+    so an item's keys are its candidate ids in sorted order; ``answer`` is each preference row's
+    answer as a code into ``names`` (-1: not an id, e.g. tie or both_bad); ``item_names`` is the
+    item id of each item code.
+    """
+
+    names: np.ndarray
+    keys: np.ndarray
+    answer: np.ndarray
+    item_names: np.ndarray
+    special: np.ndarray  # the value codes of tie and both_bad
+
+    @property
+    def width(self) -> int:
+        """The multiplier of an item code in a key."""
+        return len(self.names) + 1
+
+    def span(self, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(start, end)`` of each item's keys in ``keys``."""
+        items = np.asarray(items, dtype=np.int64)
+        return np.searchsorted(self.keys, items * self.width), np.searchsorted(self.keys, (items + 1) * self.width)
+
+    def ranks(self, items: np.ndarray, answers: np.ndarray) -> np.ndarray:
+        """The 1-based position of each answer among its item's candidates (0: not one of them)."""
+        first = np.asarray(items, dtype=np.int64) * self.width
+        key = first + answers
+        at = np.searchsorted(self.keys, key)
+        hit = (answers >= 0) & (at < len(self.keys))
+        hit[hit] = self.keys[at[hit]] == key[hit]
+        return np.where(hit, at - np.searchsorted(self.keys, first) + 1, 0)
+
+    @property
+    def most(self) -> int:
+        """The most candidates an item has (0: none)."""
+        return int(np.bincount(self.keys // self.width).max()) if len(self.keys) else 0
+
+    def by_item(self) -> dict[str, list[str]]:
+        """``{item id: its candidate ids, sorted}``."""
+        if not len(self.keys):
+            return {}
+        item_codes, cand_codes = np.divmod(self.keys, self.width)
+        cand_ids = self.names[cand_codes].tolist()
+        bounds = (np.flatnonzero(np.diff(item_codes)) + 1).tolist()
+        starts, ends = [0, *bounds], [*bounds, len(cand_ids)]
+        names = self.item_names[item_codes[starts]].tolist()
+        return {name: cand_ids[a:b] for name, a, b in zip(names, starts, ends, strict=True)}
+
+
+def _item_candidates(c: TableCodes, all_rows: np.ndarray, pref_rows: np.ndarray) -> _ItemCandidates:
+    """Every item's candidate ids: its per-candidate rows' and the ids its preference answers name."""
+    per_cand = np.flatnonzero(np.bincount(c.unit[all_rows], minlength=len(c.unit_item)) > 0)
+    per_cand = per_cand[c.unit_cand[per_cand] != c.no_candidate]  # the (item, candidate) pairs of the rows
+    # Each distinct answer is looked up once (a million rows hold a few thousand distinct ids).
+    p_codes = c.value[pref_rows]
+    used = c.used(p_codes)
+    answers = c.by_code(used)
+    named = np.asarray(pd.notna(answers), dtype=bool) & ~np.isin(answers, list(NON_CANDIDATE))  # labels (checked)
     names = c.cands
-    p_code = np.asarray(pd.Index(names, dtype=object).get_indexer(pd.Index(p_vals, dtype=object)), dtype=np.int64)
-    row_code = c.cand[rows]
-    if (p_code < 0).any():  # ids named only by a preference: widen the (sorted) id space
-        names = np.asarray(sorted(set(names.tolist()) | {str(v) for v in p_vals[p_code < 0].tolist()}), dtype=object)
-        index = pd.Index(names, dtype=object)
-        row_code = np.asarray(index.get_indexer(pd.Index(c.cands, dtype=object)), dtype=np.int64)[row_code]
-        p_code = np.asarray(index.get_indexer(pd.Index(p_vals, dtype=object)), dtype=np.int64)
+    found = c.value_candidates()[used]
+    row_code = c.unit_cand[per_cand]
+    if (found[named] < 0).any():  # ids named only by a preference: widen the (sorted) id space
+        names = np.asarray(sorted(set(names.tolist()) | {str(v) for v in answers[named & (found < 0)].tolist()}),
+                           dtype=object)
+        row_code = text_positions(names, c.cands)[row_code]
+        found = text_positions(names, answers)
+    lookup = np.full(len(c.uniques), -1, dtype=np.int64)
+    lookup[used] = found
+    answer = lookup[p_codes]
     width = len(names) + 1
-    keys = np.sort(pd.unique(np.concatenate([c.item[rows] * width + row_code, p_items * width + p_code])))
-    item_codes, cand_codes = np.divmod(keys, width)
-    cand_ids = names[cand_codes].tolist()
-    bounds = np.flatnonzero(np.diff(item_codes)) + 1
-    starts = np.concatenate([[0], bounds]).astype(np.int64) if len(item_codes) else np.zeros(0, np.int64)
-    ends = np.concatenate([bounds, [len(item_codes)]]).astype(np.int64) if len(item_codes) else np.zeros(0, np.int64)
-    item_names = c.items[item_codes[starts]].tolist() if len(starts) else []
-    return {name: cand_ids[a:b] for name, a, b in zip(item_names, starts.tolist(), ends.tolist(), strict=True)}
+    named_rows = np.flatnonzero(np.isin(p_codes, used[named]))
+    keys = np.sort(pd.unique(np.concatenate([c.unit_item[per_cand] * width + row_code,
+                                             c.item[pref_rows[named_rows]] * width + answer[named_rows]])))
+    special = used[np.asarray(pd.notna(answers), dtype=bool) & ~named]
+    return _ItemCandidates(names=names, keys=np.asarray(keys, dtype=np.int64), answer=answer, item_names=c.items,
+                           special=special)
+
+
+def _preference_labels(c: TableCodes, rows: np.ndarray, cands: _ItemCandidates) -> np.ndarray:
+    """Each preference row's coefficient label: ``candidate_k`` (k: the id's position), else the answer."""
+    ranks = cands.ranks(c.item[rows], cands.answer)
+    codes = c.value[rows]
+    labels = c.values_of(rows)
+    odd = np.flatnonzero((ranks == 0) & ~np.isin(codes, cands.special))  # not an id of the item (kept as text)
+    labels[odd] = np.array([str(v) for v in labels[odd].tolist()], dtype=object)
+    named = np.flatnonzero(ranks > 0)
+    words = np.array([f"candidate_{k}" for k in range(int(ranks.max(initial=0)) + 1)], dtype=object)
+    labels[named] = words[ranks[named]]
+    return labels
+
+
+def _unit_positions(cands: _ItemCandidates, unit_item: np.ndarray) -> tuple[pd.Index, np.ndarray, np.ndarray]:
+    """``QuestionData._positions``: every (unit, candidate id) of the units' items as sorted keys, and its rank."""
+    start, end = cands.span(unit_item)
+    lens = end - start
+    offsets = np.arange(int(lens.sum()), dtype=np.int64) - np.repeat(np.cumsum(lens) - lens, lens)
+    name_codes = cands.keys[np.repeat(start, lens) + offsets] % cands.width
+    units = np.repeat(np.arange(len(unit_item), dtype=np.int64), lens)
+    return pd.Index(cands.names, dtype=object), units * cands.width + name_codes, offsets + 1
 
 
 def _pivot(
@@ -523,20 +575,17 @@ def _pivot(
     level: str,
     source: str,
     distance: str,
-    c: _Codes,
+    c: TableCodes,
     rows: np.ndarray,
     domain: list[Any] | None,
+    cands: _ItemCandidates | None = None,
 ) -> QuestionData:
-    unit_key = c.item[rows] * (len(c.cands) + 1) + c.cand[rows]
-    # Hash first, then sort only the distinct units (fewer than the rows).
-    first_codes, distinct = pd.factorize(unit_key)
-    order = np.argsort(distinct, kind="stable")
-    units = np.asarray(distinct, dtype=np.int64)[order]
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order), dtype=np.int64)
-    unit_index = rank[np.asarray(first_codes)]
+    """The question's matrices; with ``cands`` (a preference), also its position-coded human matrix."""
+    present_units = np.bincount(c.unit[rows], minlength=len(c.unit_item)) > 0
+    units = np.flatnonzero(present_units)  # the question's units, in (item, candidate) order
+    unit_index = (np.cumsum(present_units) - 1)[c.unit[rows]]
     n_units = len(units)
-    unit_item, unit_cand = np.divmod(units, len(c.cands) + 1)
+    unit_item, unit_cand = c.unit_item[units], c.unit_cand[units]
     ann_names = c.anns
     is_judge_name = np.array([str(a).startswith(JUDGE_PREFIX) for a in ann_names.tolist()], dtype=bool)
     is_judge = is_judge_name[c.ann[rows]]
@@ -551,7 +600,7 @@ def _pivot(
         objs[used] = _as_frozensets(picked) if kind == "flags" else picked
     values = c.value[rows]
 
-    def matrix(mask: np.ndarray) -> tuple[list[str], np.ndarray]:
+    def matrix(mask: np.ndarray, cells: np.ndarray | None = None) -> tuple[list[str], np.ndarray]:
         present = np.flatnonzero(np.bincount(c.ann[rows][mask], minlength=len(ann_names)))
         who = [str(ann_names[k]) for k in present.tolist()]
         slot = np.full(len(ann_names), -1, dtype=np.int64)
@@ -562,13 +611,16 @@ def _pivot(
             mat[rows_idx, unit_index[mask]] = lookup[values[mask]]
         else:
             mat = np.full((len(who), n_units), None, dtype=object)
-            mat[rows_idx, unit_index[mask]] = objs[values[mask]]
+            mat[rows_idx, unit_index[mask]] = objs[values[mask]] if cells is None else cells[mask]
+        mat.flags.writeable = False  # read-only: coded once by every coefficient (reliability)
         return who, mat
 
     humans, human_values = matrix(~is_judge)
     judges, judge_values = matrix(is_judge)
-    human_values.flags.writeable = False  # read-only: coded once by every coefficient (reliability)
-    judge_values.flags.writeable = False
+    coded = positions = None
+    if cands is not None:
+        coded = matrix(~is_judge, _preference_labels(c, rows, cands))[1]
+        positions = _unit_positions(cands, unit_item)
     return QuestionData(
         name=name,
         kind=kind,
@@ -582,4 +634,6 @@ def _pivot(
         judges=judges,
         judge_values=judge_values,
         domain=domain,
+        _coded=coded,
+        _positions=positions,
     )

@@ -35,6 +35,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from brun_label.table import factorize_objects
+
 #: Above this many distinct integer slots the integer fast path falls back to sorting.
 _MAX_INT_SPAN = 1 << 20
 #: Largest units × values count matrix built (dense int64: 8 bytes a cell, so 1.6 GB).
@@ -86,7 +88,22 @@ def missing_mask(arr: np.ndarray) -> np.ndarray:
         return np.zeros(arr.shape, dtype=bool)
     if kind in "US":
         return (arr == "nan") | (arr == "")
-    return np.asarray(pd.isna(arr), dtype=bool) if arr.size else np.zeros(arr.shape, dtype=bool)
+    if not arr.size:
+        return np.zeros(arr.shape, dtype=bool)
+    if arr.flags.writeable:
+        return np.asarray(pd.isna(arr), dtype=bool)
+    # A read-only object matrix (the summary's question matrices) is tested once: every
+    # coefficient asks which of its cells are missing.
+    hit = _MISSING.get(id(arr))
+    if hit is None or hit[0]() is not arr:
+        hit = (weakref.ref(arr), np.asarray(pd.isna(arr), dtype=bool))
+        _MISSING[id(arr)] = hit
+        weakref.finalize(arr, _MISSING.pop, id(arr), None)
+    return hit[1].copy()
+
+
+#: ``id(array) -> (weak reference to the array, its missing cells)`` for read-only object arrays.
+_MISSING: dict[int, tuple[Any, np.ndarray]] = {}
 
 
 def _hashable(value: Any) -> Any:
@@ -159,17 +176,18 @@ def _codes_and_domain(reliability_data: Any, value_domain: npt.ArrayLike | None)
         codes, domain = _numeric_codes(arr.astype(np.float64, copy=False))
     else:
         flat: np.ndarray = arr.ravel()
-        mask = missing_mask(arr).ravel()
-        work = flat.astype(object)
-        work[mask] = None
-        # pandas' hash-table factorize: O(n), and it keeps None/NaN as the missing code -1.
+        if kind == "O":
+            work = flat  # factorize's missing cells are pd.isna's (None, NaN, NaT, NA): code -1
+        else:  # text: "nan" and "" are missing too
+            work = flat.astype(object)
+            work[missing_mask(arr).ravel()] = None
+        # pandas' hash-table factorize (each distinct object once): O(n), None/NaN -> code -1.
         try:
-            factorized = pd.factorize(work, use_na_sentinel=True)
+            flat_codes, found = factorize_objects(work)
         except TypeError:  # unhashable cells (lists, sets): compare them as frozensets
             work = np.array([_hashable(v) for v in work], dtype=object)
-            factorized = pd.factorize(work, use_na_sentinel=True)
-        flat_codes: np.ndarray = np.asarray(factorized[0])
-        uniques: np.ndarray = np.asarray(factorized[1], dtype=object)
+            flat_codes, found = factorize_objects(work)
+        uniques = np.fromiter(found, dtype=object, count=len(found))  # a tuple value stays one cell
         if _all_numbers(uniques):
             uniques = uniques.astype(np.float64)
         ordered = _sorted_if_possible(uniques)

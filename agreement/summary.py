@@ -60,6 +60,7 @@ from brun_label.agreement.metrics import alpha_without, clean, question_alpha, q
 from brun_label.agreement.position_bias import position_bias
 from brun_label.agreement.questions import QuestionData, split_questions
 from brun_label.rubric import Rubric
+from brun_label.table import factorize_objects
 
 _KAPPA_WEIGHTS = {"nominal": None, "ordinal": "linear", "interval": "quadratic", "ratio": "quadratic"}
 
@@ -76,10 +77,10 @@ def distributions(q: QuestionData, values: np.ndarray, names: list[str]) -> dict
     out: dict[str, dict[str, int]] = {}
     for i, name in enumerate(names):
         # Count each distinct answer once (in order of first appearance), then expand sets to flags.
-        codes, uniques = pd.factorize(pd.Series(coded[i], dtype=object), use_na_sentinel=True)
-        counts = np.bincount(np.asarray(codes)[np.asarray(codes) >= 0], minlength=len(uniques))
+        codes, uniques = factorize_objects(coded[i])
+        counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
         counter: Counter[str] = Counter()
-        for v, n in zip(list(uniques), counts.tolist(), strict=True):
+        for v, n in zip(uniques, counts.tolist(), strict=True):
             if isinstance(v, frozenset):
                 for f in sorted(v) or ["(none)"]:
                     counter[f] += n

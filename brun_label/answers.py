@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 
 from brun_label.rubric import BOTH_BAD, TIE, Question, Rubric
-from brun_label.table import value_codes
+from brun_label.table import TableCodes, table_codes, text_positions
 
 #: How many invalid answers a command prints before "... and N more".
 MAX_SHOWN = 20
@@ -154,10 +154,10 @@ def check_answers(
     bad_msg: list[np.ndarray] = []
     if n == 0:
         return table, []
-    values = table["value"].to_numpy(dtype=object)
-    v_codes, v_uniques = value_codes(values)
-    q_codes, q_names = pd.factorize(table["question"])
-    has_cand = (table["candidate_id"] != "").to_numpy(dtype=bool)
+    codes_of = table_codes(table)  # shared with the agreement's split_questions on the same table
+    v_codes, v_uniques = codes_of.value, codes_of.uniques
+    q_codes, q_names = codes_of.question, codes_of.questions
+    has_cand = codes_of.cand != codes_of.no_candidate
     by_name = {q.name: q for q in rubric.questions}
 
     def report(rows: np.ndarray, field: str, messages: np.ndarray | str) -> None:
@@ -181,21 +181,25 @@ def check_answers(
         rows = rows[~wrong_scope]
         if not rows.size:
             continue
-        used = np.unique(v_codes[rows])
+        codes = v_codes[rows]
+        used = np.flatnonzero(np.bincount(codes, minlength=len(v_uniques)))  # the distinct values, sorted
         why = np.full(len(v_uniques), None, dtype=object)
+        is_bad = np.zeros(len(v_uniques), dtype=bool)
+        special: list[int] = []  # tie and both_bad: a preference that names no candidate
         for c in used.tolist():
             v = v_uniques[c]
             if q.type in ("preference", "text") and type(v) is str:
+                if v in (TIE, BOTH_BAD):
+                    special.append(c)
                 continue  # the common case, thousands of distinct candidate ids: nothing to check here
             why[c] = _value_problem(q, v)
-        bad = np.asarray(pd.notna(why[v_codes[rows]]), dtype=bool)
-        report(rows[bad], "value", np.array([f"{name}: {m}" for m in why[v_codes[rows[bad]]]], dtype=object))
+            is_bad[c] = why[c] is not None
+        bad = is_bad[codes]
+        report(rows[bad], "value", np.array([f"{name}: {m}" for m in why[codes[bad]]], dtype=object))
         if q.type == "preference":
-            rows = rows[~bad]
-            special = np.isin(v_codes[rows], [c for c in used.tolist() if v_uniques[c] in (TIE, BOTH_BAD)])
-            rows = rows[~special]
+            rows = rows[~bad & ~np.isin(codes, special)]
             if rows.size:
-                _check_named(table, rows, candidates, name, report)
+                _check_named(table, rows, codes_of, candidates, name, report)
     if not bad_row:
         return table, []
     all_rows = np.concatenate(bad_row)
@@ -208,19 +212,26 @@ def check_answers(
 
 
 def _check_named(
-    table: pd.DataFrame, rows: np.ndarray, candidates: Mapping[str, Sequence[str]] | None, name: str, report: Any
+    table: pd.DataFrame,
+    rows: np.ndarray,
+    coded: TableCodes,
+    candidates: Mapping[str, Sequence[str]] | None,
+    name: str,
+    report: Any,
 ) -> None:
-    """Report the preference rows (``rows``, valid strings) that name no candidate of their item."""
-    item_raw, item_names = pd.factorize(table["item_id"])
-    item_codes: np.ndarray = np.asarray(item_raw, dtype=np.int64)
-    item_index = pd.Index(item_names)
-    covered = np.zeros(len(item_index), dtype=bool)
+    """Report the preference rows (``rows``, valid strings) that name no candidate of their item.
+
+    ``coded`` is the table's :func:`~brun_label.table.table_codes`: each distinct answer is looked
+    up among the candidate ids once, not once per row.
+    """
+    item_codes = coded.item
+    covered = np.zeros(len(coded.items), dtype=bool)
     # The allowed (item, candidate) pairs: the samples', else shown_order's, else the rows'.
     pair_items: list[np.ndarray] = []
     pair_cands: list[Any] = []
     if candidates:
         keys = list(map(str, candidates))
-        pos = np.asarray(item_index.get_indexer(keys), dtype=np.int64)
+        pos = text_positions(coded.items, keys)
         lists = [list(map(str, candidates[k])) for k in candidates]
         pair_items.append(np.repeat(pos, [len(c) for c in lists]))
         pair_cands.append([c for cs in lists for c in cs])
@@ -245,32 +256,47 @@ def _check_named(
         pair_items.append(np.asarray(si, dtype=np.int64))
         pair_cands.append(sc)
         covered[np.asarray(si, dtype=np.int64)] = True
-    cand_raw, cand_names = pd.factorize(table["candidate_id"])
-    cand_codes: np.ndarray = np.asarray(cand_raw, dtype=np.int64)
-    extra = pd.Index([c for part in pair_cands for c in part], dtype=object).unique()
-    names = pd.Index(np.asarray(cand_names, dtype=object), dtype=object)
-    names = names.append(extra[~extra.isin(names)])
+    cand_names = coded.cands
+    extra = pd.unique(np.asarray([c for part in pair_cands for c in part], dtype=object))
+    names = np.concatenate([np.asarray(cand_names, dtype=object),
+                            extra[text_positions(cand_names, extra) < 0]]) if len(extra) else cand_names
     width = len(names) + 1
-    from_rows = (table["candidate_id"] != "").to_numpy(dtype=bool) & ~covered[item_codes]
-    allowed = [item_codes[from_rows] * width + cand_codes[from_rows]]
+    # The rows' pairs are the table's (item, candidate) units, sorted: found by binary search.
+    units = np.flatnonzero((coded.unit_cand != coded.no_candidate) & ~covered[coded.unit_item])
+    from_rows = coded.unit_item[units] * width + coded.unit_cand[units]
+    allowed = []
     for it, cs in zip(pair_items, pair_cands, strict=True):
-        cc = np.asarray(names.get_indexer(pd.Index(list(cs), dtype=object)), dtype=np.int64)
+        cc = text_positions(names, list(cs))
         ok = it >= 0
         allowed.append(it[ok] * width + cc[ok])
-    vals = table["value"].iloc[rows].to_numpy(dtype=object)
-    v_cand = np.asarray(names.get_indexer(pd.Index(vals, dtype=object)), dtype=np.int64)
-    query = pd.Index(item_codes[rows] * width + v_cand)
-    named = (v_cand >= 0) & np.asarray(query.isin(np.concatenate(allowed)), dtype=bool)  # hashed, not sorted
+    v_codes, v_uniques = coded.value, coded.uniques
+    codes = v_codes[rows]
+    used = np.flatnonzero(np.bincount(codes, minlength=len(v_uniques)))
+    found = coded.value_candidates()[used].copy()  # among the table's candidate ids
+    if len(names) > len(cand_names) and (found < 0).any():  # the ids only the samples or shown_order give
+        missing = np.flatnonzero(found < 0)
+        at = text_positions(names[len(cand_names):], [v_uniques[c] for c in used[missing].tolist()])
+        found[missing] = np.where(at >= 0, at + len(cand_names), -1)
+    cand_of = np.full(len(v_uniques), -1, dtype=np.int64)
+    cand_of[used] = found
+    v_cand = cand_of[codes]
+    query = item_codes[rows] * width + v_cand
+    at = np.minimum(np.searchsorted(from_rows, query), max(len(from_rows) - 1, 0))
+    named = np.zeros(len(rows), dtype=bool) if not len(from_rows) else from_rows[at] == query
+    if allowed:
+        named |= np.asarray(pd.Index(query).isin(np.concatenate(allowed)), dtype=bool)  # hashed, not sorted
+    named &= v_cand >= 0
     miss = np.flatnonzero(~named)
     if not miss.size:
         return
+    vals = [v_uniques[c] for c in codes[miss].tolist()]
     items = table["item_id"].iloc[rows[miss]].to_numpy(dtype=object)
     bad_items = sorted({str(i) for i in items.tolist()})
     cands_of = item_candidates(table[table["item_id"].isin(bad_items).to_numpy(dtype=bool)], candidates)
     msgs = np.array([
-        f"{name}: {vals[i]!r} is not tie, both_bad or a candidate of item {item} "
+        f"{name}: {value!r} is not tie, both_bad or a candidate of item {item} "
         f"({', '.join(cands_of.get(str(item), [])) or 'none known'})"
-        for i, item in zip(miss.tolist(), items.tolist(), strict=True)
+        for value, item in zip(vals, items.tolist(), strict=True)
     ], dtype=object)
     report(rows[miss], "value", msgs)
 

@@ -37,7 +37,9 @@ import ctypes
 import json
 import math
 import re
+import weakref
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -128,6 +130,65 @@ def _object_ids(arr: np.ndarray) -> np.ndarray:
     return np.ctypeslib.as_array(buffer).copy()  # copied while ``arr`` holds the objects alive
 
 
+def _distinct_objects(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(codes, objects)``: ``arr[i] is objects[codes[i]]``, the distinct objects in order of first appearance.
+
+    ``arr`` is a 1-D object array; one pass of ``id`` (an integer hash), whatever the objects.
+    """
+    id_codes, id_uniques = pd.factorize(_object_ids(arr))
+    first = np.empty(len(id_uniques), dtype=np.int64)
+    first[id_codes[::-1]] = np.arange(arr.size - 1, -1, -1)
+    return np.asarray(id_codes, dtype=np.int64), arr[first]
+
+
+def factorize_objects(values: np.ndarray) -> tuple[np.ndarray, list[Any]]:
+    """``pandas.factorize`` of an object array (any shape, read flat), hashing each distinct object once.
+
+    The same codes (-1: ``None``/NaN) and uniques (in order of first appearance) as
+    ``pd.factorize(pd.Series(values.ravel(), dtype=object), use_na_sentinel=True)``, with the
+    same ``TypeError`` on unhashable cells; but cells that hold one shared object (the question
+    matrices hold one object per distinct answer) are grouped by identity first, so the values
+    themselves are hashed and compared once per distinct object instead of once per cell.
+
+    >>> codes, uniques = factorize_objects(np.array([[frozenset("a"), None], [frozenset("a"), 1]], dtype=object))
+    >>> codes.tolist(), uniques
+    ([0, -1, 0, 1], [frozenset({'a'}), 1])
+    """
+    if values.dtype.kind == "f":  # numbers: factorized as such (NaN -1), uniques as Python floats
+        number_codes, numbers = pd.factorize(values.ravel(), use_na_sentinel=True)
+        return np.asarray(number_codes, dtype=np.int64), np.asarray(numbers).tolist()
+    if values.dtype != object:  # no shared objects to group (each cell becomes its own)
+        codes, found = pd.factorize(pd.Series(values.ravel(), dtype=object), use_na_sentinel=True)
+        return np.asarray(codes, dtype=np.int64), list(found)
+    flat = np.ascontiguousarray(values).ravel()
+    if flat.size == 0:
+        return np.zeros(0, dtype=np.int64), []
+    id_codes, reps = _distinct_objects(flat)
+    rep_codes, uniques = pd.factorize(pd.Series(reps, dtype=object), use_na_sentinel=True)
+    return np.asarray(rep_codes, dtype=np.int64)[id_codes], list(uniques)
+
+
+def text_positions(names: Any, texts: Any) -> np.ndarray:
+    """The position of each of ``texts`` among ``names`` (distinct strings), -1 where it is not one.
+
+    One Arrow hash lookup, for strings only (a million-row table holds a hundred thousand ids,
+    which a pandas object index would hash one Python object at a time). ``names`` and ``texts``
+    are lists, object arrays or pandas ``str`` columns or indexes.
+
+    >>> text_positions(["a", "b", "02"], ["02", "c", "a"]).tolist()
+    [2, -1, 0]
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def arrow(values: Any) -> Any:
+        data = values.array if isinstance(values, pd.Index | pd.Series) else values
+        return pa.array(data, type=pa.large_string())
+
+    found = pc.index_in(arrow(texts), value_set=arrow(names))
+    return np.asarray(found.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
 def value_codes(values: Any) -> tuple[np.ndarray, list[Any]]:
     """Integer codes of a value column: ``codes[i]`` indexes ``uniques`` (-1: blank).
 
@@ -143,17 +204,206 @@ def value_codes(values: Any) -> tuple[np.ndarray, list[Any]]:
         dtype=object)
     if arr.size == 0:
         return np.zeros(0, dtype=np.int64), []
-    id_codes, id_uniques = pd.factorize(_object_ids(arr))
-    first = np.empty(len(id_uniques), dtype=np.int64)
-    first[id_codes[::-1]] = np.arange(arr.size - 1, -1, -1)
-    reps = arr[first]
+    known = _known_value_codes(arr)
+    if known is not None:
+        return known
+    id_codes, reps = _distinct_objects(arr)
+    rep_codes, uniques = _codes_of_distinct(reps)
+    return rep_codes[id_codes], uniques
+
+
+def _codes_of_distinct(reps: np.ndarray) -> tuple[np.ndarray, list[Any]]:
+    """:func:`value_codes` of ``reps`` (objects in order of first appearance, maybe equal ones)."""
     keys = pd.Series([v if type(v) is str else _key(v) for v in reps.tolist()], dtype=object)
     k_raw, k_uniques = pd.factorize(keys, use_na_sentinel=True)
     k_codes: np.ndarray = np.asarray(k_raw, dtype=np.int64)
     rep_of = np.full(len(k_uniques), -1, dtype=np.int64)
     rep_of[k_codes[::-1][k_codes[::-1] >= 0]] = np.flatnonzero(k_codes >= 0)[::-1]
-    codes = k_codes[np.asarray(id_codes)]
-    return codes, [reps[i] for i in rep_of.tolist()]
+    return k_codes, [reps[i] for i in rep_of.tolist()]
+
+
+def _pair_value_codes(decoded: np.ndarray, inverse: np.ndarray) -> tuple[np.ndarray, list[Any]]:
+    """:func:`value_codes` of ``decoded[inverse]``, from the decoder's own codes (no pass of ``id``)."""
+    first = np.full(len(decoded), len(inverse), dtype=np.int64)
+    np.minimum.at(first, inverse, np.arange(len(inverse), dtype=np.int64))
+    order = np.argsort(first, kind="stable")[: int((first < len(inverse)).sum())]  # the pairs that occur
+    rep_codes, uniques = _codes_of_distinct(decoded[order])
+    pair_codes = np.full(len(decoded), -1, dtype=np.int64)
+    pair_codes[order] = rep_codes
+    return pair_codes[inverse], uniques
+
+
+#: ``id(value array) -> (weak reference to it, codes, uniques)``: what the readers decoded.
+_VALUE_CODES: dict[int, tuple[Any, np.ndarray, list[Any]]] = {}
+
+
+def _remember_value_codes(values: np.ndarray, codes: np.ndarray, uniques: list[Any]) -> None:
+    """Keep the :func:`value_codes` of a value array a reader built (for as long as the array lives)."""
+    codes.flags.writeable = False
+    _VALUE_CODES[id(values)] = (weakref.ref(values), codes, uniques)
+    weakref.finalize(values, _VALUE_CODES.pop, id(values), None)
+
+
+def _known_value_codes(arr: np.ndarray) -> tuple[np.ndarray, list[Any]] | None:
+    """The remembered codes when ``arr`` is (a read-only view of) a whole value array a reader built."""
+    base: np.ndarray = arr
+    while isinstance(base.base, np.ndarray):
+        base = base.base
+    hit = _VALUE_CODES.get(id(base))
+    if hit is None or hit[0]() is not base or (arr.flags.writeable and arr is not base):
+        return None
+    same = (base.ndim == 1 and len(arr) == len(base) and arr.strides == base.strides
+            and arr.__array_interface__["data"][0] == base.__array_interface__["data"][0])
+    return (hit[1].copy(), list(hit[2])) if same else None
+
+
+@dataclass
+class TableCodes:
+    """An annotation table as integer codes: every check and every question is sliced from these arrays.
+
+    Each text column gets sorted codes (``items[item[i]]`` is row ``i``'s item id; ``""`` sorts
+    first among the candidates), the values one code per distinct value (:func:`value_codes`,
+    -1: blank), and every (item, candidate) pair a ``unit`` code in (item, candidate) order. The
+    arrays are read-only: one :class:`TableCodes` is shared by everything that reads the same
+    table (:func:`table_codes`).
+    """
+
+    item: np.ndarray
+    items: np.ndarray
+    cand: np.ndarray
+    cands: np.ndarray
+    ann: np.ndarray
+    anns: np.ndarray
+    question: np.ndarray
+    questions: np.ndarray
+    value: np.ndarray
+    uniques: list[Any]
+    unit: np.ndarray
+    unit_item: np.ndarray  # the item code of each unit code
+    unit_cand: np.ndarray  # the candidate code of each unit code
+
+    _objects: np.ndarray | None = field(default=None, repr=False)
+    _candidates: np.ndarray | None = field(default=None, repr=False)
+
+    def used(self, codes: np.ndarray) -> np.ndarray:
+        """The distinct value codes among ``codes`` (all >= 0), sorted: one bincount, no sort."""
+        return np.flatnonzero(np.bincount(codes, minlength=len(self.uniques))) if len(codes) else codes[:0]
+
+    @property
+    def no_candidate(self) -> int:
+        """The code of ``""`` (an item question's candidate), or -1 when no row has one."""
+        return 0 if len(self.cands) and self.cands[0] == "" else -1  # sorted: "" comes first
+
+    def values_of(self, rows: np.ndarray) -> np.ndarray:
+        """The values of ``rows`` as an object array (None for blanks)."""
+        return self.by_code(self.value[rows])
+
+    def value_candidates(self) -> np.ndarray:
+        """For each distinct value, its code among the candidate ids (``cands``); -1 when it is not one.
+
+        Computed once (preference answers name candidate ids: the checks and the agreement both
+        look them up).
+        """
+        if self._candidates is None:
+            is_text = np.fromiter((type(v) is str for v in self.uniques), dtype=bool, count=len(self.uniques))
+            found = np.full(len(self.uniques), -1, dtype=np.int64)
+            texts = self.by_code(np.flatnonzero(is_text))
+            found[is_text] = text_positions(self.cands, texts)
+            found.flags.writeable = False
+            self._candidates = found
+        return self._candidates
+
+    def by_code(self, codes: np.ndarray) -> np.ndarray:
+        """The distinct values with these codes as an object array (-1: None)."""
+        if self._objects is None:
+            objs = np.empty(len(self.uniques) + 1, dtype=object)
+            for k, v in enumerate(self.uniques):
+                objs[k] = v  # one by one: a list value must stay one cell
+            objs.flags.writeable = False
+            self._objects = objs
+        return self._objects[codes]
+
+
+def _sorted_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    codes, uniques = pd.factorize(col, sort=True)
+    return np.asarray(codes, dtype=np.int64), np.asarray(uniques, dtype=object)
+
+
+def _code_table(table: pd.DataFrame) -> TableCodes:
+    item, items = _sorted_codes(table["item_id"])
+    cand, cands = _sorted_codes(table["candidate_id"])
+    ann, anns = _sorted_codes(table["annotator"])
+    question, questions = _sorted_codes(table["question"])
+    value, uniques = value_codes(table["value"])
+    # Hash the pairs once, then sort only the distinct ones (far fewer than the rows).
+    first, distinct = pd.factorize(item * (len(cands) + 1) + cand)
+    order = np.argsort(np.asarray(distinct, dtype=np.int64), kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order), dtype=np.int64)
+    unit_item, unit_cand = np.divmod(np.asarray(distinct, dtype=np.int64)[order], len(cands) + 1)
+    arrays = [item, items, cand, cands, ann, anns, question, questions, value, unit_item, unit_cand]
+    unit = rank[np.asarray(first, dtype=np.int64)]
+    for arr in [*arrays, unit]:
+        arr.flags.writeable = False
+    return TableCodes(item, items, cand, cands, ann, anns, question, questions, value, uniques,
+                      unit=unit, unit_item=unit_item, unit_cand=unit_cand)
+
+
+def _sources(table: pd.DataFrame) -> list[Any] | None:
+    """The immutable arrays a normalised table's codes are computed from (None: not all immutable).
+
+    The text columns' Arrow arrays, and the value column's read-only buffer (copy-on-write pandas
+    hands out read-only views; a table that shares these arrays, e.g. the same table with its
+    index reset, has the same codes).
+    """
+    out: list[Any] = []
+    for col in ("item_id", "candidate_id", "question", "annotator"):
+        arrow = getattr(table[col].array, "__arrow_array__", None)
+        if arrow is None:
+            return None
+        out.append(arrow())
+    view = table["value"].to_numpy()
+    if view.dtype != object or view.flags.writeable or view.ndim != 1:
+        return None
+    base: np.ndarray = view
+    while isinstance(base.base, np.ndarray):
+        base = base.base
+    out.append(base)
+    out.append((view.__array_interface__["data"][0], view.strides, len(view)))  # where in ``base``
+    return out
+
+
+#: ``id(first source) -> (weak references to the sources, the value view's place, codes)``.
+_TABLE_CODES: dict[int, tuple[list[Any], Any, TableCodes]] = {}
+
+
+def table_codes(table: pd.DataFrame) -> TableCodes:
+    """The :class:`TableCodes` of a normalised annotation table, computed once per table data.
+
+    The codes depend only on the column arrays, which are immutable (Arrow text columns, a
+    read-only value buffer), so they are kept, by weak reference, for as long as those arrays
+    live: ``check_answers`` and ``split_questions`` on the same table code it once. A table
+    built from other arrays (a filtered one, say) gets its own codes.
+
+    >>> t = make_table([{"item_id": "s2", "question": "q", "annotator": "a", "value": 1},
+    ...                 {"item_id": "s1", "candidate_id": "c", "question": "q", "annotator": "a", "value": [1]}])
+    >>> c = table_codes(t)
+    >>> c.item.tolist(), c.items.tolist(), c.value.tolist(), c.unit.tolist(), table_codes(t.reset_index(drop=True)) is c
+    ([1, 0], ['s1', 's2'], [0, 1], [1, 0], True)
+    """
+    sources = _sources(table)
+    if sources is None:
+        return _code_table(table)
+    *arrays, place = sources
+    hit = _TABLE_CODES.get(id(arrays[0]))
+    if hit is not None and hit[1] == place and all(ref() is a for ref, a in zip(hit[0], arrays, strict=True)):
+        return hit[2]
+    codes = _code_table(table)
+    key = id(arrays[0])
+    _TABLE_CODES[key] = ([weakref.ref(a) for a in arrays], place, codes)
+    for a in arrays:  # forget the codes as soon as one of their arrays is gone
+        weakref.finalize(a, _TABLE_CODES.pop, key, None)
+    return codes
 
 
 def is_ambiguous(text: str) -> bool:
@@ -296,7 +546,10 @@ def decode_codes(
         hit = np.isin(inverse, [k for k, _ in bad])
         row = int(np.flatnonzero(hit)[0])
         problem = (row, dict(bad)[int(inverse[row])])
-    return decoded[inverse.reshape(-1)], problem
+    values = decoded[inverse.reshape(-1)]
+    # The decoder knows which rows share a value: their codes cost one gather, not a pass of id().
+    _remember_value_codes(values, *_pair_value_codes(decoded, inverse.reshape(-1)))
+    return values, problem
 
 
 def empty_table() -> pd.DataFrame:
@@ -356,7 +609,7 @@ def normalize_table(df: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in ("item_id", "question", "annotator", "value") if c not in df.columns]
     if missing:
         raise TableError(missing[0], "required column is missing")
-    df = df.copy()
+    df = df.copy(deep=False)  # copy-on-write: the columns set below never touch ``df``'s
     if df["value"].dtype != object:
         df["value"] = df["value"].astype(object).where(df["value"].notna(), None)
     if "candidate_id" not in df.columns:
@@ -376,7 +629,7 @@ def normalize_table(df: pd.DataFrame) -> pd.DataFrame:
             df[col] = _as_str(df[col])
     for col in ("item_id", "question", "annotator"):
         s = _as_str(df[col])
-        blank = (s.isna() | (s.str.strip() == "")).to_numpy(dtype=bool)
+        blank = (s.isna() | (s == "") | s.str.isspace()).to_numpy(dtype=bool)  # what strips to ""
         if blank.any():
             raise TableError(col, "is empty", row=int(blank.nonzero()[0][0]))
         df[col] = s

@@ -96,7 +96,10 @@ def _read_parquet(p: Path) -> tuple[pd.DataFrame, Any, Any]:
     import pyarrow.parquet as pq
 
     try:
-        arrow = pq.read_table(p)
+        # The value and question columns are only ever used as dictionary codes (a few distinct
+        # texts over a million rows): read them straight as dictionaries, not as strings to encode.
+        text = [f.name for f in pq.read_schema(p) if f.name in ("value", "question") and _is_text(f.type)]
+        arrow = pq.read_table(p, read_dictionary=text)
     except Exception as exc:  # pyarrow raises several unrelated types for bad files
         raise InputError(f"cannot read Parquet ({str(exc).splitlines()[0]})", path=str(p)) from None
     value = arrow.column("value") if "value" in arrow.column_names else None
@@ -112,6 +115,13 @@ def _read_parquet(p: Path) -> tuple[pd.DataFrame, Any, Any]:
     return rest.to_pandas(), value, question
 
 
+def _is_text(typ: Any) -> bool:
+    """Whether an Arrow type is a string type."""
+    import pyarrow as pa
+
+    return bool(pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_string_view(typ))
+
+
 def _parquet_codes(col: Any) -> tuple[np.ndarray, list[Any]] | None:
     """Dictionary codes (-1: null) and words of an Arrow text column; None when it is not text."""
     import pyarrow as pa
@@ -121,12 +131,11 @@ def _parquet_codes(col: Any) -> tuple[np.ndarray, list[Any]] | None:
     typ = col.type
     if pa.types.is_dictionary(typ):
         enc = col
-    elif pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_string_view(typ):
+    elif _is_text(typ):
         enc = pc.dictionary_encode(col)
     else:
         return None
-    vt = enc.type.value_type
-    if not (pa.types.is_string(vt) or pa.types.is_large_string(vt) or pa.types.is_string_view(vt)):
+    if not _is_text(enc.type.value_type):
         return None
     codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
     return codes, enc.dictionary.to_pylist()
@@ -204,7 +213,7 @@ def read_table(
             hint = "" if recorded is None else f" (the table records rubric {recorded})"
             why = (f"question {question!r} is not in rubric {rubric.name}, and " if rubric is not None else "")
             raise InputError(why + str(ambiguous) + hint, path=str(p), line=int(lines[row]), field="value")
-        df["value"] = pd.Series(values, dtype=object, index=df.index)
+        df["value"] = pd.Series(values, dtype=object, index=df.index, copy=False)  # keeps the decoder's codes
     try:
         table = normalize_table(df)
     except TableError as exc:

@@ -24,6 +24,7 @@ from brun_label.table import (
     make_table,
     normalize_table,
     recorded_rubric,
+    table_codes,
     value_codes,
 )
 
@@ -108,6 +109,44 @@ def test_value_codes_give_equal_values_one_code(values: list[Any]) -> None:
             if values[i] is not None and values[j] is not None:
                 same = type(values[i]) is type(values[j]) and values[i] == values[j]
                 assert (codes[i] == codes[j]) == same
+
+
+@given(st.lists(st.tuples(st.sampled_from(["tone_zone", "preference", "liability_flags"]),
+                          st.sampled_from(["-1", "0", "1", "[]", '["admits_fault"]', "s1-a", "tie", None])),
+                min_size=1, max_size=40))
+@settings(max_examples=200)
+def test_the_decoder_value_codes_are_value_codes(pairs: list[tuple[str, str | None]]) -> None:
+    questions = np.array([q for q, _ in pairs], dtype=object)
+    texts = np.array([t for _, t in pairs], dtype=object)
+    values, _ = decode_column(questions, texts, RUBRIC)
+    known = value_codes(values)  # what the decoder handed on
+    copy = np.empty(len(values), dtype=object)  # the same objects, in an array the decoder did not build
+    for i, v in enumerate(values.tolist()):
+        copy[i] = v
+    fresh = value_codes(copy)
+    assert known[0].tolist() == fresh[0].tolist()
+    assert len(known[1]) == len(fresh[1]) and all(a is b for a, b in zip(known[1], fresh[1], strict=True))
+
+
+def test_table_codes_are_shared_by_tables_with_the_same_arrays_only() -> None:
+    rows = [{"item_id": f"s{i % 3}", "candidate_id": "c" if i % 2 else "", "question": "q",
+             "annotator": f"a{i % 2}", "value": i % 4} for i in range(12)]
+    t = make_table(rows)
+    codes = table_codes(t)
+    assert table_codes(t.reset_index(drop=True)) is codes and table_codes(normalize_table(t)) is codes
+    assert codes.items[codes.item].tolist() == t["item_id"].tolist()
+    assert codes.cands[codes.cand].tolist() == t["candidate_id"].tolist()
+    assert [codes.uniques[k] for k in codes.value] == t["value"].tolist()
+    pairs = list(zip(codes.items[codes.unit_item[codes.unit]].tolist(),
+                     codes.cands[codes.unit_cand[codes.unit]].tolist(), strict=True))
+    assert pairs == list(zip(t["item_id"], t["candidate_id"], strict=True))
+    assert sorted(set(codes.unit.tolist())) == list(range(len(codes.unit_item)))
+    assert not codes.item.flags.writeable and not codes.value.flags.writeable
+    part = t.iloc[2:]
+    other = table_codes(part)
+    assert other is not codes and other.items[other.item].tolist() == part["item_id"].tolist()
+    changed = t.assign(value=pd.Series([9] * len(t), dtype=object))
+    assert [table_codes(changed).uniques[k] for k in table_codes(changed).value] == [9] * len(t)
 
 
 def test_encode_column_matches_encode_value() -> None:

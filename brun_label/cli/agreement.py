@@ -10,7 +10,6 @@ import click
 from brun_label.cli.output import echo_json, info
 from brun_label.cli.project_ctx import current_project, load_tables, project_option, project_rubric
 from brun_label.errors import GateError, InputError
-from brun_label.project_push import project_samples
 
 
 def _parse_levels(items: tuple[str, ...]) -> dict[str, str]:
@@ -172,6 +171,8 @@ def agreement(
     project = current_project(project_file, required=False)
     pushed = None
     if project is not None and not annotations:
+        from brun_label.project_push import project_samples
+
         annotations = (project.table,)
         rubric_name = rubric_name or project.rubric
         pushed = project_samples(project, project_rubric(project))

@@ -1,21 +1,25 @@
-"""The project file as the commands see it: ``--project-file``, its rubric, its backends, its table."""
+"""The project file as the commands see it: ``--project-file``, its rubric, its backends, its table.
+
+The backends, the project file's reader and pandas are imported where they are used: every
+command imports this module, and ``agreement`` or ``export`` on a plain table need none of them.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import pandas as pd
 
-from brun_label.backends.base import Backend
-from brun_label.cli.connection import make_backend
 from brun_label.errors import InputError
-from brun_label.project import Project, Target
-from brun_label.project_file import find_project_file, load_project
-from brun_label.rubric import Rubric
-from brun_label.rubrics import load_rubric
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from brun_label.backends.base import Backend
+    from brun_label.project import Project, Target
+    from brun_label.rubric import Rubric
 
 
 def project_option(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -26,6 +30,8 @@ def project_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def current_project(project_file: str | None, *, required: bool = True) -> Project | None:
     """The project to use, or None when there is none and it is not ``required``."""
+    from brun_label.project_file import find_project_file, load_project
+
     path = find_project_file(project_file)
     if path is None:
         if required:
@@ -37,6 +43,8 @@ def current_project(project_file: str | None, *, required: bool = True) -> Proje
 
 def project_rubric(project: Project) -> Rubric:
     """The project's rubric, refused when it no longer has the fingerprint the project started with."""
+    from brun_label.rubrics import load_rubric
+
     rubric = load_rubric(project.rubric)
     if project.rubric_identity and rubric.identity != project.rubric_identity:
         raise InputError(f"the project was started with rubric {project.rubric_identity}, but {project.rubric} is now "
@@ -46,6 +54,8 @@ def project_rubric(project: Project) -> Rubric:
 
 def backend_for(platform: str, target: Target) -> Backend:
     """The backend of one platform of the project (URL and key variable from the project, else the environment)."""
+    from brun_label.cli.connection import make_backend
+
     return make_backend(platform, target.url, target.api_key_env)
 
 
@@ -66,6 +76,8 @@ def load_tables(paths: tuple[str, ...] | list[str], rubric_flag: str | None, *, 
     Several tables are stacked as they are (no merging of people: use a project pull for that);
     tables recorded under different rubrics are refused, naming both.
     """
+    import pandas as pd
+
     from brun_label.importers.annotations import load_checked
 
     frames: list[pd.DataFrame] = []
