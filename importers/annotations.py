@@ -111,7 +111,8 @@ def _read_parquet(p: Path) -> tuple[pd.DataFrame, Any, Any]:
             casts.append(pa.field(f.name, f.type.value_type))
         else:
             casts.append(f)
-    rest = rest.cast(pa.schema(casts)) if casts != list(rest.schema) else rest
+    # keep the schema's pandas metadata: it is what restores nullable dtypes such as Int64
+    rest = rest.cast(pa.schema(casts, metadata=rest.schema.metadata)) if casts != list(rest.schema) else rest
     return rest.to_pandas(), value, question
 
 

@@ -184,3 +184,19 @@ def test_a_rubric_choice_value_that_looks_like_a_literal_stays_a_string() -> Non
     for text in ("true", "null", "nan"):
         assert decode_text(text, r.question("kind")) == text
     assert json.loads(json.dumps(decode_text("null", r.question("kind")))) == "null"
+
+
+def test_a_parquet_table_reads_back_its_nullable_integer_columns(tmp_path) -> None:
+    # the reader decodes question and value as dictionaries; the other columns keep their dtypes
+    from brun_label.exporters.tables import write_annotations
+    from brun_label.importers.annotations import read_table
+    from brun_label.rubrics import load_rubric
+    from brun_label.table import make_table
+
+    t = make_table([{"item_id": "s", "candidate_id": "a", "question": "tone_zone", "annotator": "x", "value": 0,
+                     "position": 1},
+                    {"item_id": "s", "question": "preference", "annotator": "x", "value": "a", "position": None}])
+    t["position"] = t["position"].astype("Int64")
+    write_annotations(t, tmp_path / "t.parquet")
+    back, _ = read_table(tmp_path / "t.parquet", load_rubric("de-escalation"))
+    assert str(back["position"].dtype) == "Int64" and back["position"].tolist()[0] == 1
