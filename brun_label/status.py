@@ -45,7 +45,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -122,8 +122,12 @@ def _agreement(table: pd.DataFrame, rubric: Rubric, seed: int) -> dict[str, dict
 
 
 def _consensus(table: pd.DataFrame, rubric: Rubric, candidates: pd.DataFrame | None,
-               gates: Mapping[str, Any], anchors: Anchors | None = None) -> dict[str, Any]:
+               gates: Mapping[str, Any], anchors: Anchors | None = None,
+               excluded: Collection[str] = ()) -> dict[str, Any]:
     from brun_label.exporters.pairs import Gates, candidates_frame, select_pairs
+
+    if excluded:  # people below the gold gate count in neither route nor export
+        table = table[~table["annotator"].isin(set(excluded))]
 
     if rubric.zone_question() is None:
         return {"note": f"rubric {rubric.name} has no zone question: the export's consensus does not apply"}
@@ -176,6 +180,7 @@ def project_status(
     overlap: int | None = None,
     gates: Mapping[str, Any] | None = None,
     anchors: Anchors | None = None,
+    excluded: Collection[str] = (),
     now: str | datetime | None = None,
     seed: int = 0,
 ) -> dict[str, Any]:
@@ -186,7 +191,8 @@ def project_status(
     ``platform_items`` how many items each platform holds; ``candidates`` the samples'
     ``(item_id, candidate_id)`` (:func:`brun_label.exporters.pairs.candidates_frame`), else the
     candidates the table names; ``anchors`` the gold items that inform the weighted consensus
-    (:func:`brun_label.project_route.gold_anchors`).
+    (:func:`brun_label.project_route.gold_anchors`); ``excluded`` the people below the gold gate,
+    left out of the consensus as ``route`` and ``export`` leave them out.
     """
     gates = dict(gates or {})
     target = int(overlap or gates.get("min_annotators") or 3)
@@ -251,7 +257,7 @@ def project_status(
         "overlap": {"target": target, "items_complete": int((have >= target).sum()), "items_open": len(open_items),
                     "remaining_responses": remaining, "rate_per_hour": round(rate, 2), "eta_hours": eta},
         "agreement": _agreement(table, rubric, seed) if not table.empty else {},
-        "consensus": _consensus(table, rubric, candidates, gates, anchors) if not table.empty or candidates is not None
+        "consensus": _consensus(table, rubric, candidates, gates, anchors, excluded) if not table.empty or candidates is not None
         else {"items": 0, "exportable_items": 0, "short_of_votes_items": 0, "reasons": {}},
     }
 

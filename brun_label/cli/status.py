@@ -53,14 +53,16 @@ def collect(project_file: str | None, *, full: bool) -> dict[str, Any]:
         elif "records" in counts:
             items[platform] = counts["records"]
     gates = project.export_gates()
-    anchors = None
-    if pushed is not None and gates["consensus"] == "dawid-skene":
+    anchors, excluded = None, []
+    if pushed is not None:
         from brun_label.project_route import excluded_people, gold_anchors
 
-        anchors = gold_anchors(result.table, pushed, rubric, excluded_people(result.table, pushed, project, rubric))
+        excluded = excluded_people(result.table, pushed, project, rubric)
+        if gates["consensus"] == "dawid-skene":
+            anchors = gold_anchors(result.table, pushed, rubric, excluded)
     status = project_status(result.table, rubric, platform_tables=result.platform_tables,
                             server_counts=result.server_counts, platform_items=items, candidates=candidates,
-                            overlap=project.overlap, gates=gates, anchors=anchors)
+                            overlap=project.overlap, gates=gates, anchors=anchors, excluded=excluded)
     status["pull"] = {"modes": result.modes, "items_read": result.items_read, "seconds": round(took, 2),
                       "invalid_answers": len(result.invalid), "notes": notes + result.notes}
     return status

@@ -57,6 +57,9 @@ def test_status_counts_people_throughput_eta_and_the_exports_consensus() -> None
     assert s["consensus"]["exportable"] == ["s1"] and s["consensus"]["short_of_votes_items"] == 2
     assert s["agreement"]["tone_zone"]["n_annotators"] == 3
     assert [t for t, _, _ in status_tables(s)] == ["People", "Platforms", "Progress", "Agreement so far", "Consensus"]
+    # a person below the gold gate counts in the consensus no more than in route and export
+    without_cy = project_status(make_table(rows), RUBRIC, now="2026-03-01T12:00:00Z", overlap=3, excluded=["cy"])
+    assert without_cy["consensus"]["exportable"] == [] and "cy" in without_cy["people"]
 
 
 def test_status_of_an_empty_project_has_no_eta_and_nothing_exportable() -> None:
