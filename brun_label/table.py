@@ -233,14 +233,25 @@ def _pair_value_codes(decoded: np.ndarray, inverse: np.ndarray) -> tuple[np.ndar
     return pair_codes[inverse], uniques
 
 
-#: ``id(value array) -> (weak reference to it, codes, uniques)``: what the readers decoded.
-_VALUE_CODES: dict[int, tuple[Any, np.ndarray, list[Any]]] = {}
+#: ``id(value array) -> (weak reference to it, its cells' object ids, codes, uniques)``: what the readers decoded.
+_VALUE_CODES: dict[int, tuple[Any, np.ndarray, np.ndarray, list[Any]]] = {}
+
+
+def _unchanged(base: np.ndarray, ids: np.ndarray) -> bool:
+    """Whether every cell of ``base`` still holds the object it held when ``ids`` was taken.
+
+    pandas edits an object column in place (``table.loc[i, "value"] = x``), so remembered codes
+    are only valid while no cell was reassigned. The objects the ids name are kept alive by the
+    remembered ``uniques``, so no new object can take one of their addresses: comparing the
+    pointers (8 bytes a cell, a memcmp) is exact.
+    """
+    return base.size == ids.size and bool(np.array_equal(_object_ids(base), ids))
 
 
 def _remember_value_codes(values: np.ndarray, codes: np.ndarray, uniques: list[Any]) -> None:
     """Keep the :func:`value_codes` of a value array a reader built (for as long as the array lives)."""
     codes.flags.writeable = False
-    _VALUE_CODES[id(values)] = (weakref.ref(values), codes, uniques)
+    _VALUE_CODES[id(values)] = (weakref.ref(values), _object_ids(values), codes, uniques)
     weakref.finalize(values, _VALUE_CODES.pop, id(values), None)
 
 
@@ -254,7 +265,7 @@ def _known_value_codes(arr: np.ndarray) -> tuple[np.ndarray, list[Any]] | None:
         return None
     same = (base.ndim == 1 and len(arr) == len(base) and arr.strides == base.strides
             and arr.__array_interface__["data"][0] == base.__array_interface__["data"][0])
-    return (hit[1].copy(), list(hit[2])) if same else None
+    return (hit[2].copy(), list(hit[3])) if same and _unchanged(base, hit[1]) else None
 
 
 @dataclass
@@ -374,7 +385,7 @@ def _sources(table: pd.DataFrame) -> list[Any] | None:
 
 
 #: ``id(first source) -> (weak references to the sources, the value view's place, codes)``.
-_TABLE_CODES: dict[int, tuple[list[Any], Any, TableCodes]] = {}
+_TABLE_CODES: dict[int, tuple[list[Any], Any, TableCodes, np.ndarray]] = {}
 
 
 def table_codes(table: pd.DataFrame) -> TableCodes:
@@ -396,11 +407,13 @@ def table_codes(table: pd.DataFrame) -> TableCodes:
         return _code_table(table)
     *arrays, place = sources
     hit = _TABLE_CODES.get(id(arrays[0]))
-    if hit is not None and hit[1] == place and all(ref() is a for ref, a in zip(hit[0], arrays, strict=True)):
+    value_base = arrays[-1]
+    if (hit is not None and hit[1] == place and all(ref() is a for ref, a in zip(hit[0], arrays, strict=True))
+            and _unchanged(value_base, hit[3])):
         return hit[2]
     codes = _code_table(table)
     key = id(arrays[0])
-    _TABLE_CODES[key] = ([weakref.ref(a) for a in arrays], place, codes)
+    _TABLE_CODES[key] = ([weakref.ref(a) for a in arrays], place, codes, _object_ids(value_base))
     for a in arrays:  # forget the codes as soon as one of their arrays is gone
         weakref.finalize(a, _TABLE_CODES.pop, key, None)
     return codes

@@ -200,3 +200,21 @@ def test_a_parquet_table_reads_back_its_nullable_integer_columns(tmp_path) -> No
     write_annotations(t, tmp_path / "t.parquet")
     back, _ = read_table(tmp_path / "t.parquet", load_rubric("de-escalation"))
     assert str(back["position"].dtype) == "Int64" and back["position"].tolist()[0] == 1
+
+
+def test_remembered_value_codes_never_go_stale_after_an_edit(tmp_path) -> None:
+    from brun_label.exporters.tables import write_annotations
+    from brun_label.importers.annotations import read_table
+    from brun_label.rubrics import load_rubric
+    from brun_label.table import make_table, table_codes, value_codes
+
+    t = make_table([{"item_id": "s", "candidate_id": "a", "question": "tone_zone", "annotator": who, "value": v}
+                    for who, v in [("x", 0), ("y", 1)]])
+    write_annotations(t, tmp_path / "t.parquet")
+    back, _ = read_table(tmp_path / "t.parquet", load_rubric("de-escalation"))
+    assert value_codes(back["value"].to_numpy())[1] == [0, 1]
+    assert table_codes(back).uniques == [0, 1]
+    back.loc[0, "value"] = 1  # an edit through pandas, in place
+    codes, uniques = value_codes(back["value"].to_numpy())
+    assert uniques == [1] and codes.tolist() == [0, 0]
+    assert table_codes(back).uniques == [1] and table_codes(back).value.tolist() == [0, 0]
