@@ -14,7 +14,8 @@ from brun_label.cli.project_ctx import current_project, load_tables, project_opt
 from brun_label.errors import InputError
 from brun_label.exporters.dpo import DEFAULT_MIN_ALPHA, PROVENANCE_MODES, ExportOptions, export_dpo
 from brun_label.exporters.formats import FORMATS
-from brun_label.exporters.pairs import CONSENSUS, PAIRINGS, GateConfigError, Gates, Pairing
+from brun_label.exporters.pairs import PAIRINGS, GateConfigError, Gates, Pairing
+from brun_label.model import CONSENSUS
 from brun_label.people import pseudonym_for
 from brun_label.project_push import project_samples
 from brun_label.project_route import gold_anchors
@@ -201,8 +202,7 @@ def dpo(
                 row = scores[scores["annotator"] == name].iloc[0]
                 excluded[name] = (f"gold accuracy {row['exact']:.2f} < {min_gold_accuracy:.2f} "
                                   f"({int(row['n'])} gold answers)")
-        anchors = gold_anchors(table, pushed, the_rubric, excluded) if options.gates.consensus == "dawid-skene" else None
-        options = replace(options, anchors=anchors)
+        options = replace(options, anchors=gold_anchors(table, pushed, the_rubric, excluded))
         table = table[~gold_rows]
     pseudonyms = None
     if pseudonymize:

@@ -54,12 +54,11 @@ def collect(project_file: str | None, *, full: bool) -> dict[str, Any]:
             items[platform] = counts["records"]
     gates = project.export_gates()
     anchors, excluded = None, []
-    if pushed is not None:
+    if pushed is not None:  # the same people and gold anchors as route and export
         from brun_label.project_route import excluded_people, gold_anchors
 
         excluded = excluded_people(result.table, pushed, project, rubric)
-        if gates["consensus"] == "dawid-skene":
-            anchors = gold_anchors(result.table, pushed, rubric, excluded)
+        anchors = gold_anchors(result.table, pushed, rubric, excluded)
     status = project_status(result.table, rubric, platform_tables=result.platform_tables,
                             server_counts=result.server_counts, platform_items=items, candidates=candidates,
                             overlap=project.overlap, gates=gates, anchors=anchors, excluded=excluded)
